@@ -1,0 +1,1 @@
+"""The `keras-avl` command line: a thin shell over the library."""

@@ -1,0 +1,46 @@
+"""Entry point of the `keras-avl` console script.
+
+Each sub-command lives in its own module of this package and exposes
+`register(subparsers)`, which adds its parser and sets `func` to a callable
+taking the parsed arguments and returning an exit code. Heavy imports
+(TensorFlow, PyAV) happen inside those callables, so `--help` stays fast.
+"""
+
+import argparse
+import importlib
+import sys
+
+from keras_avl.version import __version__
+
+# Module names inside keras_avl.cli, in the order they appear in --help.
+COMMAND_MODULES = ()
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-avl",
+        description=(
+            "Audio-visual event and sound source localization "
+            "(Ramaswamy & Das, WACV 2020) in Keras 3."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"keras-avl {__version__}"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"keras_avl.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

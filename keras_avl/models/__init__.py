@@ -1,0 +1,26 @@
+"""Functional models of the paper's three regimes and its baselines."""
+
+from keras_avl.models.builders import (
+    REGIMES,
+    build_model,
+    build_supervised,
+    build_unsupervised,
+    build_weakly_supervised,
+    model_inputs,
+)
+from keras_avl.models.config import AVLConfig
+from keras_avl.models.inference import inference_model
+from keras_avl.models.variants import VARIANTS, variant_config
+
+__all__ = [
+    "AVLConfig",
+    "REGIMES",
+    "VARIANTS",
+    "build_model",
+    "build_supervised",
+    "build_unsupervised",
+    "build_weakly_supervised",
+    "inference_model",
+    "model_inputs",
+    "variant_config",
+]

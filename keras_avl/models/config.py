@@ -1,0 +1,130 @@
+"""`AVLConfig`: every knob of the paper's models in one JSON-serialisable place."""
+
+import dataclasses
+import json
+
+from keras_avl.layers.avfb_layer import FUSIONS
+from keras_avl.layers.swab_layer import POOLINGS
+from keras_avl.validation import check_choice, check_positive_int, check_rate
+
+ARCHITECTURES = ("paper", "avatt")
+# Rows of the paper's Table 1: which streams feed the classifier.
+MODALITIES = ("audio", "visual", "fused_visual", "audio+visual", "audio+fused_visual")
+
+
+@dataclasses.dataclass
+class AVLConfig:
+    """Configuration of an audio-visual localization model.
+
+    Args:
+        num_classes: C, event classes plus background (AVE: 28 + 1).
+        segments: T, one-second segments per video.
+        grid: (H, W) of the visual feature map (VGG-19 pool5: 7 x 7).
+        visual_dim: d_v, visual channels.
+        audio_dim: d_a, audio embedding size (VGGish: 128).
+        architecture: `"paper"` (Ramaswamy & Das) or `"avatt"` (the A+V-att
+            baseline of Tian et al., ECCV 2018).
+        modalities: which streams feed the classifier (Table 1): `"audio"`,
+            `"visual"` (pooled visual features), `"fused_visual"` (AVFB
+            audio-assisted visual), `"audio+visual"` (no fusion), or
+            `"audio+fused_visual"` (the paper's model).
+        fusion: the AVFB fusion of Table 2 (see `AVFBLayer`).
+        embed_dim: d_e, the common embedding of AVFB's LSTM fusion.
+        mfb_factor, mfb_output_dim, mfb_dropout: MFB's q, p and dropout.
+        hidden: units of the temporal LSTMs of eq. 8 (also of the baseline).
+        bidirectional: whether the temporal LSTMs are bidirectional.
+        use_swab, swab_units, swab_pooling: SWAB on/off, its size and pooling
+            (Table 3).
+        use_aggregation: eq. 12 aggregation on/off (Table 3); off means the
+            classifier reads the concatenated stream features.
+        dropout: dropout before the classifier.
+        margin: AVTGML margin gamma (unsupervised regime).
+        learning_rate: Adam's learning rate used by the builders' `compile`.
+        avatt_hidden_dim: the baseline's projection size (512 in AVE's code).
+    """
+
+    num_classes: int = 29
+    segments: int = 10
+    grid: tuple = (7, 7)
+    visual_dim: int = 512
+    audio_dim: int = 128
+    architecture: str = "paper"
+    modalities: str = "audio+fused_visual"
+    fusion: str = "avfb"
+    embed_dim: int = 512
+    mfb_factor: int = 5
+    mfb_output_dim: int = 256
+    mfb_dropout: float = 0.1
+    hidden: int = 128
+    bidirectional: bool = False
+    use_swab: bool = True
+    swab_units: int = 128
+    swab_pooling: str = "mean+max"
+    use_aggregation: bool = True
+    dropout: float = 0.2
+    margin: float = 0.7
+    learning_rate: float = 1e-3
+    avatt_hidden_dim: int = 512
+
+    def __post_init__(self):
+        for name in (
+            "num_classes",
+            "segments",
+            "visual_dim",
+            "audio_dim",
+            "embed_dim",
+            "mfb_factor",
+            "mfb_output_dim",
+            "hidden",
+            "swab_units",
+            "avatt_hidden_dim",
+        ):
+            setattr(self, name, check_positive_int(name, getattr(self, name)))
+        grid = tuple(self.grid)
+        if len(grid) != 2:
+            raise ValueError(f"`grid` must be (H, W); received grid={self.grid!r}.")
+        self.grid = tuple(check_positive_int("grid", size) for size in grid)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("modalities", self.modalities, MODALITIES)
+        check_choice("fusion", self.fusion, FUSIONS)
+        check_choice("swab_pooling", self.swab_pooling, POOLINGS)
+        self.mfb_dropout = check_rate("mfb_dropout", self.mfb_dropout)
+        self.dropout = check_rate("dropout", self.dropout)
+        if not self.margin > 0:
+            raise ValueError(f"`margin` must be > 0; received margin={self.margin!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(
+                f"`learning_rate` must be > 0; received learning_rate={self.learning_rate!r}."
+            )
+
+    @property
+    def regions(self):
+        """S = H * W, the number of spatial regions."""
+        return self.grid[0] * self.grid[1]
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (validated like the constructor)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        config = dataclasses.asdict(self)
+        config["grid"] = list(self.grid)
+        return config
+
+    @classmethod
+    def from_dict(cls, config):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown AVLConfig field(s) {unknown}; expected a subset of "
+                f"{sorted(known)}."
+            )
+        return cls(**config)
+
+    def to_json(self, indent=2):
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))

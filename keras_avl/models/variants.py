@@ -1,0 +1,37 @@
+"""Named model variants: the rows of the paper's Tables 1-3 and the baseline.
+
+`variant_config("fusion-mfb", base)` returns `base` with the changes of that
+row, so that one command can train and compare any of them.
+"""
+
+from keras_avl.models.config import AVLConfig
+
+VARIANTS = {
+    # Table 1 (and the full model, identical to the last rows of Tables 2-3).
+    "paper": {},
+    "audio": {"modalities": "audio"},
+    "visual": {"modalities": "visual"},
+    "fused-visual": {"modalities": "fused_visual"},
+    "audio+visual": {"modalities": "audio+visual"},
+    "avatt": {"architecture": "avatt"},
+    # Table 2: fusion strategies, SWAB and aggregation kept.
+    "fusion-mul": {"fusion": "mul"},
+    "fusion-add": {"fusion": "add"},
+    "fusion-concat": {"fusion": "concat"},
+    "fusion-lstm": {"fusion": "lstm"},
+    "fusion-mfb": {"fusion": "mfb"},
+    # Table 3: modules switched on one after the other.
+    "avfb": {"use_swab": False, "use_aggregation": False},
+    "avfb+swab-mean": {"swab_pooling": "mean", "use_aggregation": False},
+    "avfb+swab-max": {"swab_pooling": "max", "use_aggregation": False},
+    "avfb+swab": {"swab_pooling": "mean+max", "use_aggregation": False},
+}
+
+
+def variant_config(name, base=None):
+    """The config of variant `name`, applied on top of `base` (default config)."""
+    if name not in VARIANTS:
+        raise ValueError(
+            f"Unknown model variant {name!r}; expected one of {sorted(VARIANTS)}."
+        )
+    return (base or AVLConfig()).replace(**VARIANTS[name])

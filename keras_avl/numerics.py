@@ -1,0 +1,24 @@
+"""Numerically safe pieces shared by the layers and losses.
+
+They always compute in float32 (also under a mixed-precision policy), because
+the signed square root of eq. 4, the L2 and Frobenius normalisations of eqs. 4
+and 14 lose too much in float16, and must give finite gradients at exactly zero:
+AVE contains all-zero visual regions.
+"""
+
+from keras import ops
+
+EPSILON = 1e-12
+
+
+def signed_sqrt(x):
+    """sign(x) * sqrt(|x|) in float32, with a finite gradient at x = 0 (eq. 4)."""
+    x = ops.cast(x, "float32")
+    return ops.sign(x) * ops.sqrt(ops.abs(x) + EPSILON)
+
+
+def safe_l2_normalize(x, axis=-1):
+    """x / max(||x||_2, eps) along `axis` in float32, finite gradient at x = 0."""
+    x = ops.cast(x, "float32")
+    square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(square_sum, EPSILON * EPSILON))
