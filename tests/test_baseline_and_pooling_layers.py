@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_avl.layers import AudioGuidedAttention, MILPooling, TripletStack
+from tests.conftest import weights_by_name
+from tests.layer_test_case import run_layer_test
+from tests.numpy_reference import relu, softmax
+
+pytestmark = pytest.mark.multibackend
+
+B, T, S, DV, DA, C = 2, 4, 9, 6, 5, 7
+
+
+def test_audio_guided_attention_contract(rng, tmp_path):
+    inputs = [
+        rng.normal(size=(B, T, S, DV)).astype("float32"),
+        rng.normal(size=(B, T, DA)).astype("float32"),
+    ]
+    run_layer_test(
+        AudioGuidedAttention,
+        {"hidden_dim": 8, "attention_dim": S},
+        inputs,
+        [(B, T, DV), (B, T, S)],
+        tmp_path,
+        expected_num_trainable_weights=7,
+    )
+
+
+def test_audio_guided_attention_against_numpy(rng):
+    """Tian et al. (ECCV 2018), eq. of the audio-guided visual attention."""
+    visual = rng.normal(size=(B, T, S, DV)).astype("float32")
+    audio = rng.normal(size=(B, T, DA)).astype("float32")
+    layer = AudioGuidedAttention(hidden_dim=8, attention_dim=S)
+    attended, attention = (ops.convert_to_numpy(x) for x in layer([visual, audio]))
+    w = weights_by_name(layer)
+    for b in range(B):
+        for t in range(T):
+            a = relu(audio[b, t] @ w["W_audio"] + w["b_audio"])
+            scores = np.array([
+                np.tanh(relu(visual[b, t, s] @ w["W_video"] + w["b_video"]) @ w["W_v"]
+                        + a @ w["W_g"]) @ w["w_h"][:, 0]
+                for s in range(S)
+            ])
+            lam = softmax(scores)
+            np.testing.assert_allclose(attention[b, t], lam, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                attended[b, t], lam @ visual[b, t], rtol=1e-5, atol=1e-5
+            )
+
+
+def test_mil_pooling_contract_and_mean(rng, tmp_path):
+    probabilities = softmax(rng.normal(size=(B, T, C))).astype("float32")
+    run_layer_test(MILPooling, {}, probabilities, [(B, C)], tmp_path)
+    pooled = ops.convert_to_numpy(MILPooling()(probabilities))
+    np.testing.assert_allclose(pooled, probabilities.mean(axis=1), rtol=1e-6)
+    mask = np.ones((B, T), bool)
+    mask[0, 2:] = False
+    masked = ops.convert_to_numpy(MILPooling()(probabilities, mask=mask))
+    np.testing.assert_allclose(masked[0], probabilities[0, :2].mean(axis=0), rtol=1e-6)
+
+
+def test_triplet_stack_contract_and_order(rng, tmp_path):
+    inputs = [rng.normal(size=(B, T, 3)).astype("float32") for _ in range(3)]
+    run_layer_test(TripletStack, {}, inputs, [(B, 3, T, 3)], tmp_path)
+    stacked = ops.convert_to_numpy(TripletStack()(inputs))
+    for index, x in enumerate(inputs):
+        np.testing.assert_array_equal(stacked[:, index], x)
+
+
+def test_triplet_stack_rejects_mismatched_inputs(rng):
+    inputs = [rng.normal(size=(B, T, 3)).astype("float32") for _ in range(2)]
+    inputs.append(rng.normal(size=(B, T, 4)).astype("float32"))
+    with pytest.raises(ValueError, match="one shape"):
+        TripletStack()(inputs)

@@ -1,0 +1,37 @@
+import subprocess
+import sys
+
+import pytest
+
+import keras_avl
+from keras_avl.cli.main import build_parser, main
+
+
+def test_version_flag_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keras-avl {keras_avl.__version__}"
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage: keras-avl" in capsys.readouterr().out
+
+
+def test_every_registered_command_has_help():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices if parser._subparsers else {}
+    for name in commands:
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([name, "--help"])
+        assert exit_info.value.code == 0
+
+
+def test_help_does_not_import_tensorflow():
+    code = (
+        "import sys; from keras_avl.cli.main import build_parser; build_parser(); "
+        "print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,49 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_avl.losses import GramTripletLoss, gram_triplet_loss
+from tests.numpy_reference import gram_triplet
+
+pytestmark = pytest.mark.multibackend
+
+B, T, D = 4, 10, 6
+
+
+def _sequences(rng):
+    return [rng.normal(size=(B, T, D)).astype("float32") for _ in range(3)]
+
+
+@pytest.mark.parametrize("margin", [0.7, 0.1])
+def test_equations_13_to_16_against_numpy(rng, margin):
+    visual, positive, negative = _sequences(rng)
+    positive[0] = visual[0] + 0.01 * positive[0]  # one video far below the margin
+    loss = ops.convert_to_numpy(gram_triplet_loss(visual, positive, negative, margin))
+    expected = [gram_triplet(visual[b], positive[b], negative[b], margin) for b in range(B)]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5, atol=1e-6)
+    assert loss.shape == (B,)
+
+
+def test_loss_class_reads_the_packed_triplet(rng):
+    visual, positive, negative = _sequences(rng)
+    packed = np.stack([visual, positive, negative], axis=1)
+    expected = np.mean([gram_triplet(visual[b], positive[b], negative[b], 0.7) for b in range(B)])
+    loss = GramTripletLoss()(np.zeros((B,), "float32"), packed)
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), expected, rtol=1e-5)
+    loss_without_labels = GramTripletLoss()(None, packed)
+    np.testing.assert_allclose(ops.convert_to_numpy(loss_without_labels), expected, rtol=1e-5)
+
+
+def test_loss_is_finite_with_all_zero_sequences(rng):
+    visual, positive, negative = _sequences(rng)
+    visual[0] = 0.0
+    loss = ops.convert_to_numpy(gram_triplet_loss(visual, positive, negative))
+    assert np.all(np.isfinite(loss))
+    np.testing.assert_allclose(loss[0], 0.7, rtol=1e-6)  # both distances are 0
+
+
+def test_config_round_trip():
+    loss = GramTripletLoss(margin=0.3)
+    revived = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(revived, GramTripletLoss) and revived.margin == 0.3

@@ -1,0 +1,159 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_avl.models import (
+
+pytestmark = pytest.mark.multibackend
+    REGIMES,
+    VARIANTS,
+    AVLConfig,
+    build_model,
+    build_supervised,
+    build_unsupervised,
+    inference_model,
+    variant_config,
+)
+
+B = 4
+TINY = AVLConfig(
+    num_classes=5,
+    segments=4,
+    grid=(3, 3),
+    visual_dim=8,
+    audio_dim=6,
+    embed_dim=8,
+    mfb_factor=2,
+    mfb_output_dim=4,
+    hidden=4,
+    swab_units=4,
+    avatt_hidden_dim=6,
+)
+
+
+def _batch(config, rng, regime):
+    h, w = config.grid
+    x = {
+        "visual": rng.random((B, config.segments, h, w, config.visual_dim)).astype("float32"),
+        "audio": rng.random((B, config.segments, config.audio_dim)).astype("float32"),
+    }
+    classes = rng.integers(0, config.num_classes, (B, config.segments))
+    if regime == "supervised":
+        y = np.eye(config.num_classes, dtype="float32")[classes]
+    elif regime == "weak":
+        y = np.eye(config.num_classes, dtype="float32")[classes[:, 0]]
+    else:
+        x["audio_negative"] = rng.random((B, config.segments, config.audio_dim)).astype("float32")
+        y = np.zeros((B,), "float32")
+    return x, y
+
+
+def _fit_and_round_trip(model, x, y, tmp_path):
+    history = model.fit(x, y, batch_size=B, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    before = model.predict(x, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), before, rtol=1e-5, atol=1e-6)
+    return loaded
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
+    x, y = _batch(TINY, rng, regime)
+    model = build_model(TINY, regime)
+    expected_output = {
+        "supervised": (None, 4, 5),
+        "weak": (None, 5),
+        "unsupervised": (None, 3, 4, 4),
+    }[regime]
+    assert model.output_shape == expected_output
+    loaded = _fit_and_round_trip(model, x, y, tmp_path)
+    outputs = inference_model(loaded).predict(x, verbose=0)
+    assert outputs["spatial_attention"].shape == (B, 4, 3, 3)
+    assert outputs["segment_attention"].shape == (B, 4)
+    np.testing.assert_allclose(outputs["spatial_attention"].sum(axis=(2, 3)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(outputs["segment_attention"].sum(axis=1), 1.0, rtol=1e-5)
+    if regime != "unsupervised":
+        probabilities = outputs["segment_probabilities"]
+        assert probabilities.shape == (B, 4, 5)
+        np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    if regime == "weak":  # MIL pooling: the video prediction is the segment mean
+        np.testing.assert_allclose(
+            loaded.predict(x, verbose=0), probabilities.mean(axis=1), rtol=1e-5, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper"}))
+def test_each_variant_fits_and_round_trips(rng, tmp_path, variant):
+    config = variant_config(variant, TINY)
+    x, y = _batch(config, rng, "supervised")
+    model = build_supervised(config)
+    assert model.output_shape == (None, 4, 5)
+    _fit_and_round_trip(model, x, y, tmp_path)
+
+
+def test_inference_outputs_follow_the_variant(rng):
+    expected = {
+        "paper": {"segment_probabilities", "spatial_attention", "segment_attention", "audio_segment_attention"},
+        "audio": {"segment_probabilities", "segment_attention"},
+        "visual": {"segment_probabilities", "segment_attention"},
+        "avatt": {"segment_probabilities", "spatial_attention"},
+        "avfb": {"segment_probabilities", "spatial_attention"},
+    }
+    for variant, keys in expected.items():
+        model = build_supervised(variant_config(variant, TINY), compile=False)
+        assert set(inference_model(model).output) == keys, variant
+
+
+def test_unsupervised_triplet_uses_shared_audio_stream(rng):
+    """s_a+ and s_a- come from one audio stream: equal audio gives equal outputs."""
+    x, _ = _batch(TINY, rng, "unsupervised")
+    x["audio_negative"] = x["audio"]
+    triplet = ops.convert_to_numpy(build_unsupervised(TINY)(x))
+    np.testing.assert_allclose(triplet[:, 1], triplet[:, 2], rtol=1e-6)
+    assert not np.allclose(triplet[:, 0], triplet[:, 1])
+
+
+def test_config_json_round_trip():
+    config = variant_config("fusion-mfb", TINY).replace(bidirectional=True)
+    revived = AVLConfig.from_json(config.to_json())
+    assert revived == config
+    assert json.loads(config.to_json())["grid"] == [3, 3]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"fusion": "bilinear"}, "fusion"),
+        ({"swab_pooling": "min"}, "swab_pooling"),
+        ({"modalities": "video"}, "modalities"),
+        ({"mfb_factor": 0}, "mfb_factor"),
+        ({"grid": (7,)}, "grid"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+)
+def test_bad_config_names_the_field(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TINY.replace(**changes)
+
+
+def test_unknown_config_field_is_rejected():
+    with pytest.raises(ValueError, match="mfb_fator"):
+        AVLConfig.from_dict({"mfb_fator": 3})
+
+
+def test_unknown_variant_and_regime_are_rejected():
+    with pytest.raises(ValueError, match="variant"):
+        variant_config("transformer")
+    with pytest.raises(ValueError, match="regime"):
+        build_model(TINY, "semi")
+
+
+def test_unsupervised_needs_both_streams():
+    with pytest.raises(ValueError, match="modalities"):
+        build_unsupervised(variant_config("audio", TINY))
