@@ -30,7 +30,9 @@ class AVLConfig:
             `"audio+fused_visual"` (the paper's model).
         fusion: the AVFB fusion of Table 2 (see `AVFBLayer`).
         embed_dim: d_e, the common embedding of AVFB's LSTM fusion.
-        mfb_factor, mfb_output_dim, mfb_dropout: MFB's q, p and dropout.
+        mfb_factor, mfb_output_dim, mfb_dropout: MFB's q, p and dropout
+            (0 by default: the paper uses none, and the fused kernel of
+            `keras_avl.ops` needs none).
         hidden: units of the temporal LSTMs of eq. 8 (also of the baseline).
         bidirectional: whether the temporal LSTMs are bidirectional.
         use_swab, swab_units, swab_pooling: SWAB on/off, its size and pooling
@@ -54,7 +56,7 @@ class AVLConfig:
     embed_dim: int = 512
     mfb_factor: int = 5
     mfb_output_dim: int = 256
-    mfb_dropout: float = 0.1
+    mfb_dropout: float = 0.0
     hidden: int = 128
     bidirectional: bool = False
     use_swab: bool = True
