@@ -1,0 +1,362 @@
+"""`extract_dataset`: a collection of videos -> a folder in the AVE layout.
+
+Output folder (SPEC §5, read by `keras_avl.data.load_ave`):
+
+| file | content |
+|---|---|
+| visual_feature.h5 | `avadataset` (N, T, 7, 7, 512) float32, VGG-19 pool5 |
+| audio_feature.h5 | `avadataset` (N, T, 128) float32, VGGish |
+| segment_mask.h5 | `avadataset` (N, T) float32, 1 = real segment, 0 = padding |
+| video_ids.txt | N lines: the id of row i (file stem, `stem@START` for windows) |
+| train_order.h5 / val_order.h5 / test_order.h5 | `order` int64 rows, a seeded split |
+| Annotations.txt | with `annotations=`: the user's lines in row order |
+| skipped.tsv | `path<TAB>reason<TAB>detail` of every video left out |
+| extraction.json | the settings; a resumed run must use the same ones |
+| parts/ | one finished file per video (`ID.npz`, or `ID.skipped`) |
+
+Killed runs resume: a video with a file in `parts/` is not decoded again.
+With `shard=(i, n)` a run handles every n-th video of the sorted collection
+from the i-th on; the run that finds every video of the collection done
+(in `parts/`) writes the dataset files, each atomically.
+"""
+
+import contextlib
+import dataclasses
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from keras_avl.atomic import atomic_path, atomic_write_text
+from keras_avl.features.decoding import VIDEO_SUFFIXES, UnusableVideoError, read_clips
+
+FEATURE_KEY = "avadataset"
+ORDER_KEY = "order"
+VISUAL_FILE = "visual_feature.h5"
+AUDIO_FILE = "audio_feature.h5"
+MASK_FILE = "segment_mask.h5"
+VIDEO_IDS_FILE = "video_ids.txt"
+ANNOTATIONS_FILE = "Annotations.txt"
+SKIPPED_FILE = "skipped.tsv"
+SETTINGS_FILE = "extraction.json"
+PARTS_DIR = "parts"
+SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass
+class ExtractionSettings:
+    """What a feature folder was extracted with (stored in `extraction.json`).
+
+    Args:
+        segments: T, segments per clip.
+        frames_per_segment: k, frames averaged per segment (AVE: 16).
+        start: the first second used of every video.
+        windows: cut long videos into consecutive T-second windows.
+        min_segments: fewest valid segments a clip needs.
+        visual_weights: `"imagenet"`, a VGG-19 weights file or `"random"`.
+        vggish_weights: `vggish_model.ckpt`, a `.weights.h5` file or `"random"`.
+        embedding_relu: ReLU on the VGGish embedding.
+    """
+
+    segments: int = 10
+    frames_per_segment: int = 16
+    start: int = 0
+    windows: bool = False
+    min_segments: int = 1
+    visual_weights: str = "imagenet"
+    vggish_weights: str = "random"
+    embedding_relu: bool = True
+
+    def to_dict(self):
+        return {key: str(value) if isinstance(value, Path) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+
+@dataclasses.dataclass
+class ExtractionReport:
+    """What a call of `extract_dataset` did.
+
+    Args:
+        extracted: ids of the videos extracted by this call.
+        resumed: ids of this shard's videos already done before the call.
+        skipped: `(path, reason)` of the videos this call left out.
+        pending: videos of other shards not done yet (0 once assembled).
+        assembled: whether the dataset files were written.
+    """
+
+    extracted: list
+    resumed: list
+    skipped: list
+    pending: int
+    assembled: bool
+
+
+def parse_shard(text):
+    """`"I/N"` -> (I, N) with 0 <= I < N; raises a ValueError naming `--shard`.
+
+    Example:
+
+    >>> parse_shard("2/8")
+    (2, 8)
+    """
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        index = count = None
+    if count is None or count < 1 or not 0 <= index < count:
+        raise ValueError(
+            f"`shard` must be 'I/N' with 0 <= I < N (e.g. 0/4 ... 3/4); received {text!r}."
+        )
+    return index, count
+
+
+def find_videos(inputs):
+    """The video files named by `inputs` (files, or folders scanned for the
+    suffixes in `VIDEO_SUFFIXES`), sorted by id (the file stem).
+
+    Raises:
+        FileNotFoundError: an input that does not exist.
+        ValueError: two videos with the same stem, or no video at all.
+    """
+    videos = {}
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found = [p for p in sorted(item.iterdir()) if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+        elif item.is_file():
+            found = [item]
+        else:
+            raise FileNotFoundError(f"Input {item} does not exist: expected a video file or a folder of videos.")
+        for path in found:
+            if path.stem in videos and videos[path.stem] != path:
+                raise ValueError(
+                    f"Two videos share the id {path.stem!r}: {videos[path.stem]} and {path}; "
+                    "ids (file stems) must be unique."
+                )
+            videos[path.stem] = path
+    if not videos:
+        raise ValueError(f"No video found in {[str(i) for i in inputs]} (suffixes {VIDEO_SUFFIXES}).")
+    return [videos[key] for key in sorted(videos)]
+
+
+def extract_dataset(
+    inputs,
+    out,
+    settings=None,
+    shard=(0, 1),
+    annotations=None,
+    split=(0.8, 0.1, 0.1),
+    seed=0,
+    extractor=None,
+    progress=True,
+    batch_size=32,
+):
+    """Extracts AVE features of the videos in `inputs` into the folder `out`.
+
+    Args:
+        inputs: video files and/or folders of videos.
+        out: the output folder (see the module docstring for its files).
+        settings: an `ExtractionSettings`.
+        shard: (I, N): handle the I-th of N interleaved shards.
+        annotations: an optional AVE-style `Annotations.txt` holding a line for
+            every video id; copied in row order, so that labels can be read.
+        split: fractions of rows in the train / val / test order files.
+        seed: the seed of the split.
+        extractor: a `FeatureExtractor` to reuse (else built from `settings`).
+        progress: show a progress bar.
+        batch_size: frames per VGG-19 forward pass.
+
+    Returns:
+        An `ExtractionReport`.
+
+    Example:
+
+    >>> report = extract_dataset(["videos/"], "ave_features",  # doctest: +SKIP
+    ...     ExtractionSettings(vggish_weights="vggish_model.ckpt"))
+    >>> report.assembled  # doctest: +SKIP
+    True
+    """
+    settings = settings or ExtractionSettings()
+    out = Path(out)
+    videos = find_videos(inputs)
+    index, count = parse_shard(f"{shard[0]}/{shard[1]}")
+    annotation_lines = _annotation_lines(annotations, videos, settings)
+    _check_split(split)
+    if extractor is None:
+        from keras_avl.features.extractor import FeatureExtractor
+
+        extractor = FeatureExtractor(
+            settings.visual_weights, settings.vggish_weights, settings.embedding_relu, batch_size
+        )
+    parts = out / PARTS_DIR
+    _check_settings(out, settings)
+    parts.mkdir(parents=True, exist_ok=True)
+    mine = videos[index::count]
+    report = ExtractionReport([], [], [], 0, False)
+    bar = _progress_bar(len(mine)) if progress else None
+    for done, path in enumerate(mine, start=1):
+        if _part(parts, path, ".npz").exists() or _part(parts, path, ".skipped").exists():
+            report.resumed.append(path.stem)
+        else:
+            try:
+                clips = list(read_clips(
+                    path, settings.segments, settings.frames_per_segment, start=settings.start,
+                    windows=settings.windows, min_segments=settings.min_segments,
+                ))
+            except UnusableVideoError as error:
+                _write_skip(parts, path, error.reason, str(error))
+                report.skipped.append((str(path), error.reason))
+            else:
+                _write_part(parts, path, clips, extractor)
+                report.extracted.append(path.stem)
+        if bar is not None:
+            bar.update(done)
+    report.pending = sum(
+        not (_part(parts, p, ".npz").exists() or _part(parts, p, ".skipped").exists())
+        for p in videos
+    )
+    if report.pending == 0:
+        report.assembled = assemble_dataset(out, videos, annotation_lines, split, seed)
+    return report
+
+
+def _progress_bar(total):
+    import keras
+
+    return keras.utils.Progbar(total, unit_name="video")
+
+
+def _part(parts, path, suffix):
+    return parts / f"{path.stem}{suffix}"
+
+
+def _write_skip(parts, path, reason, message):
+    print(f"skipped {message}", file=sys.stderr)
+    atomic_write_text(_part(parts, path, ".skipped"), f"{path}\t{reason}\t{message}\n")
+
+
+def _write_part(parts, path, clips, extractor):
+    visual, audio = zip(*(extractor(clip) for clip in clips))
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        ids=np.array([clip.video_id for clip in clips]),
+        visual=np.stack(visual),
+        audio=np.stack(audio),
+        mask=np.stack([clip.mask for clip in clips]),
+    )
+    with atomic_path(_part(parts, path, ".npz")) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def _check_settings(out, settings):
+    """Writes `extraction.json`, or checks that a resumed run matches it."""
+    path = out / SETTINGS_FILE
+    wanted = settings.to_dict()
+    if path.is_file():
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found != wanted:
+            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+            raise ValueError(
+                f"{out} was extracted with other settings ({path}): {changed} differ "
+                f"(found {({k: found.get(k) for k in changed})}, requested "
+                f"{({k: wanted.get(k) for k in changed})}); use another --out or the same settings."
+            )
+        return
+    atomic_write_text(path, json.dumps(wanted, indent=2) + "\n")
+
+
+def _check_split(split):
+    if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1) > 1e-6:
+        raise ValueError(
+            f"`split` must be three fractions >= 0 (train, val, test) summing to 1; received {split!r}."
+        )
+
+
+def _annotation_lines(annotations, videos, settings):
+    """id -> the user's annotation line, checked to cover every video."""
+    if annotations is None:
+        return None
+    from keras_avl.data import read_annotations
+
+    if settings.windows:
+        raise ValueError("`annotations` cannot be used with `windows`: a window has no annotation line.")
+    parsed = read_annotations(annotations, settings.segments)
+    lines = [line for line in Path(annotations).read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = lines[len(lines) - len(parsed.video_ids):]  # drops the header line if any
+    by_id = dict(zip(parsed.video_ids, lines))
+    missing = [p.stem for p in videos if p.stem not in by_id]
+    if missing:
+        raise ValueError(
+            f"{annotations} has no line for the video id(s) {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}; expected one 'Category&ID&Quality&start&end' "
+            "line per video (ID = the file stem)."
+        )
+    return by_id
+
+
+def split_orders(rows, split, seed):
+    """Seeded (train, val, test) row indices; every split gets a row when
+    rows >= 3 (fewer rows: every split holds all rows)."""
+    if rows < 3:
+        return [np.arange(rows, dtype=np.int64)] * 3
+    order = np.random.default_rng(seed).permutation(rows).astype(np.int64)
+    val = max(1, int(round(split[1] * rows)))
+    test = max(1, int(round(split[2] * rows)))
+    train = max(1, rows - val - test)
+    return [np.sort(order[:train]), np.sort(order[train:train + val]), np.sort(order[train + val:])]
+
+
+def assemble_dataset(out, videos, annotation_lines=None, split=(0.8, 0.1, 0.1), seed=0):
+    """Writes the dataset files from `out/parts/` for `videos` (all done).
+
+    All files are written to temporary names first and renamed together at
+    the end, so that the folder never mixes two assemblies. Returns False
+    (writing only `skipped.tsv`) when no video gave a clip.
+    """
+    import h5py
+
+    parts = out / PARTS_DIR
+    finished = [p for p in videos if _part(parts, p, ".npz").exists()]
+    skipped = [_part(parts, p, ".skipped").read_text(encoding="utf-8") for p in videos
+               if not _part(parts, p, ".npz").exists()]
+    rows = []  # (part file, row inside it, id)
+    for path in finished:
+        with np.load(_part(parts, path, ".npz")) as part:
+            rows += [(path, i, str(video_id)) for i, video_id in enumerate(part["ids"])]
+    with contextlib.ExitStack() as stack:
+        def target(name):
+            return stack.enter_context(atomic_path(out / name))
+
+        atomic_write = {SKIPPED_FILE: "".join(skipped)}
+        if rows:
+            with np.load(_part(parts, finished[0], ".npz")) as part:
+                visual_shape, audio_shape = part["visual"].shape[1:], part["audio"].shape[1:]
+            n = len(rows)
+            with h5py.File(target(VISUAL_FILE), "w") as visual, \
+                    h5py.File(target(AUDIO_FILE), "w") as audio, \
+                    h5py.File(target(MASK_FILE), "w") as mask:
+                visual_set = visual.create_dataset(FEATURE_KEY, (n,) + visual_shape, "float32")
+                audio_set = audio.create_dataset(FEATURE_KEY, (n,) + audio_shape, "float32")
+                mask_set = mask.create_dataset(FEATURE_KEY, (n, visual_shape[0]), "float32")
+                row = 0
+                for path in finished:
+                    with np.load(_part(parts, path, ".npz")) as part:
+                        size = len(part["ids"])
+                        visual_set[row:row + size] = part["visual"]
+                        audio_set[row:row + size] = part["audio"]
+                        mask_set[row:row + size] = part["mask"]
+                    row += size
+            for name, order in zip(SPLITS, split_orders(n, split, seed)):
+                with h5py.File(target(f"{name}_order.h5"), "w") as handle:
+                    handle.create_dataset(ORDER_KEY, data=order)
+            atomic_write[VIDEO_IDS_FILE] = "".join(f"{video_id}\n" for _, _, video_id in rows)
+            if annotation_lines is not None:
+                atomic_write[ANNOTATIONS_FILE] = "".join(
+                    f"{annotation_lines[video_id]}\n" for _, _, video_id in rows
+                )
+        for name, text in atomic_write.items():
+            target(name).write_text(text, encoding="utf-8")
+    return bool(rows)
