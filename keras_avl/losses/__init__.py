@@ -1,9 +1,10 @@
-"""Losses of the paper: AVTGML (eqs. 13-16)."""
+"""Losses of the paper: AVTGML (eqs. 13-16) and the weak regime's MIL loss (§3.6)."""
 
 from keras_avl.losses.gram_triplet_loss import (
     GramTripletLoss,
     gram_triplet_loss,
     normalized_gram,
 )
+from keras_avl.losses.mil_cross_entropy import mil_cross_entropy
 
-__all__ = ["GramTripletLoss", "gram_triplet_loss", "normalized_gram"]
+__all__ = ["GramTripletLoss", "gram_triplet_loss", "mil_cross_entropy", "normalized_gram"]

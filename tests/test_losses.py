@@ -47,3 +47,16 @@ def test_config_round_trip():
     loss = GramTripletLoss(margin=0.3)
     revived = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(revived, GramTripletLoss) and revived.margin == 0.3
+
+
+def test_mil_cross_entropy_against_numpy(rng):
+    from keras_avl.losses import mil_cross_entropy
+    from tests.numpy_reference import softmax
+
+    probabilities = softmax(rng.normal(size=(B, T, 5))).astype("float32")
+    labels = np.eye(5, dtype="float32")[rng.integers(0, 5, B)]
+    expected = [
+        -np.log(probabilities[b].mean(axis=0)[labels[b].argmax()]) for b in range(B)
+    ]
+    loss = ops.convert_to_numpy(mil_cross_entropy(labels, probabilities))
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
