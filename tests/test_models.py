@@ -6,8 +6,6 @@ import pytest
 from keras import ops
 
 from keras_avl.models import (
-
-pytestmark = pytest.mark.multibackend
     REGIMES,
     VARIANTS,
     AVLConfig,
@@ -17,6 +15,8 @@ pytestmark = pytest.mark.multibackend
     inference_model,
     variant_config,
 )
+
+pytestmark = pytest.mark.multibackend
 
 B = 4
 TINY = AVLConfig(
