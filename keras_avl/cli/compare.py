@@ -1,0 +1,43 @@
+"""`keras-avl compare`: trains and evaluates several models on one dataset and
+writes a markdown table like the paper's Tables 1-3.
+
+A thin shell over `keras_avl.training.compare`.
+"""
+
+from keras_avl.cli.train import add_training_arguments, training_kwargs
+
+
+def _names(text):
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def run(args):
+    from keras_avl.training import compare, markdown_table
+
+    rows = compare(args.runs_dir, models=_names(args.models), regimes=_names(args.regimes),
+                   split=args.split, resume=args.resume, output=args.output,
+                   title=args.title, verbose=args.verbose, **training_kwargs(args))
+    print(markdown_table(rows, args.title))
+    if args.output:
+        print(f"Written: {args.output}")
+    return 0
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "compare", help="train and evaluate several models, write a results table",
+        description="Train every --models x --regimes pair into RUNS_DIR/<regime>-<model>, "
+        "evaluate it and write a markdown table (and a .json copy).")
+    parser.add_argument("--models", default="paper,audio,visual,avatt",
+                        help="comma-separated variants (see `keras-avl train --help`)")
+    parser.add_argument("--regimes", default="supervised",
+                        help="comma-separated regimes: supervised, weak, unsupervised")
+    parser.add_argument("--runs-dir", default="runs/compare")
+    parser.add_argument("--output", default=None, help="markdown file for the table")
+    parser.add_argument("--title", default=None)
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse finished runs and continue interrupted ones")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    add_training_arguments(parser)
+    parser.set_defaults(func=run)

@@ -1,0 +1,89 @@
+"""`keras-avl train`: trains one model of one regime into a run folder.
+
+A thin shell over `keras_avl.training.train`.
+"""
+
+import json
+
+DEFAULT_RUN_DIR = "runs/{regime}-{model}"
+
+
+def add_training_arguments(parser):
+    """The options `train` and `compare` share."""
+    parser.add_argument("--data", default=None,
+                        help="dataset folder in the AVE release layout "
+                        "(default: the embedded synthetic dataset)")
+    parser.add_argument("--embedded-size", default="small", choices=("tiny", "small", "full"),
+                        help="size of the embedded default dataset when --data is not given")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: %(default)s -> library default)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
+
+
+def parse_overrides(items):
+    """`["hidden=64", "fusion=mfb"]` -> `{"hidden": 64, "fusion": "mfb"}` (JSON
+    values, plain strings otherwise)."""
+    overrides = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects FIELD=VALUE; received {item!r}.")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
+
+
+def training_kwargs(args):
+    """Keyword arguments of `keras_avl.training.train` from the parsed options."""
+    from keras_avl.training import DEFAULT_EPOCHS
+
+    return dict(
+        data=args.data,
+        embedded_size=args.embedded_size,
+        epochs=args.epochs if args.epochs is not None else DEFAULT_EPOCHS,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        **parse_overrides(args.set),
+    )
+
+
+def run(args):
+    from keras_avl.training import train
+
+    run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
+    if args.regime is None and not args.resume:
+        raise SystemExit("keras-avl train: --regime is required (unless --resume).")
+    trained = train(run_dir, args.regime, args.model, resume=args.resume,
+                    verbose=args.verbose, **training_kwargs(args))
+    print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")
+    print(f"Next: keras-avl evaluate {trained.path}")
+    return 0
+
+
+def register(subparsers):
+    from keras_avl.models.variants import VARIANTS
+
+    parser = subparsers.add_parser(
+        "train", help="train a model (supervised, weak or unsupervised)",
+        description="Train one model; writes config.json, best.keras, metrics.json "
+        "and TensorBoard logs/ into the run folder.")
+    parser.add_argument("--regime", choices=("supervised", "weak", "unsupervised"),
+                        help="training regime (required unless --resume)")
+    parser.add_argument("--model", default="paper", choices=sorted(VARIANTS),
+                        help="model variant: the paper's model, a Table 1-3 row, or avatt "
+                        "(the A+V-att baseline)")
+    parser.add_argument("--run-dir", default=None,
+                        help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --run-dir")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_training_arguments(parser)
+    parser.set_defaults(func=run)

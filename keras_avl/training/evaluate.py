@@ -1,0 +1,100 @@
+"""`evaluate`: the metrics of a trained run on one split.
+
+Segment accuracy (AVE's metric), per-class accuracy and the confusion matrix
+for the regimes that classify (supervised, weak: both predict per segment), and
+the pointing game of the spatial attention lambda for all three regimes when
+the dataset has ground-truth regions (`regions.h5`). The result is also stored
+under `evaluation.<split>` in the run's `metrics.json`.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keras_avl.atomic import atomic_write_text
+from keras_avl.data import make_dataset
+from keras_avl.runs import METRICS_FILE, Run, load_run
+from keras_avl.training.metrics import (
+    confusion_matrix,
+    per_class_accuracy,
+    pointing_game,
+    segment_accuracy,
+)
+from keras_avl.training.train import resolve_data
+from keras_avl.validation import check_positive_int
+
+
+def _record(run, split, result):
+    path = Path(run.path) / METRICS_FILE
+    metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    metrics.setdefault("evaluation", {})[split] = result
+    atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+
+
+def evaluate(run, split="test", data=None, batch_size=64, record=True):
+    """Evaluates the best checkpoint of `run` on `split`.
+
+    Args:
+        run: a `keras_avl.runs.Run` or a run folder.
+        split: `"train"`, `"val"` or `"test"`.
+        data: the dataset (folder or `AVEData`); default: the run's own.
+        batch_size: videos per batch.
+        record: also store the result in the run's `metrics.json`.
+
+    Returns:
+        Dict: `split`, `segment_accuracy`, `per_class_accuracy` (class name ->
+        accuracy), `confusion_matrix` (rows: true class), `class_names`
+        (None for the unsupervised regime, which does not classify), and
+        `pointing_game`, `pointing_game_chance`, `pointing_game_segments`
+        (None without ground-truth regions or spatial attention).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_avl.training import train
+    >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
+    >>> run = train(tempfile.mkdtemp() + "/run", "supervised", epochs=1, verbose=0,
+    ...             embedded_size="tiny", hidden=8, embed_dim=8, mfb_output_dim=8,
+    ...             swab_units=8)
+    >>> 0 <= evaluate(run)["segment_accuracy"] <= 1
+    True
+    """
+    from keras_avl.models import inference_model
+
+    if not isinstance(run, Run):
+        run = load_run(run)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if data is None:
+        data = run.data
+        data, _ = resolve_data(data, run.training.get("embedded_size", "small"))
+    else:
+        data, _ = resolve_data(data)
+    model = inference_model(run.load_model())
+    inputs = make_dataset(data, split, run.regime, batch_size, shuffle=False).map(
+        lambda x, y: x
+    )
+    outputs = model.predict(inputs, verbose=0)
+    order = data.orders[split]
+    true_classes = data.segment_labels[order].argmax(-1)
+    result = {"split": split, "regime": run.regime, "variant": run.variant}
+    if "segment_probabilities" in outputs:
+        predicted = outputs["segment_probabilities"].argmax(-1)
+        confusion = confusion_matrix(true_classes, predicted, data.num_classes)
+        result.update(
+            segment_accuracy=segment_accuracy(true_classes, predicted),
+            per_class_accuracy=dict(zip(data.class_names, per_class_accuracy(confusion))),
+            confusion_matrix=confusion.tolist(),
+            class_names=data.class_names,
+        )
+    else:
+        result.update(segment_accuracy=None, per_class_accuracy=None,
+                      confusion_matrix=None, class_names=None)
+    if data.regions is not None and "spatial_attention" in outputs:
+        event = true_classes != data.background
+        result.update(pointing_game(outputs["spatial_attention"], data.regions[order], event))
+    else:
+        result.update(pointing_game=None, pointing_game_chance=None, pointing_game_segments=0)
+    if record:
+        _record(run, split, result)
+    return result
