@@ -72,7 +72,8 @@ def _open(path):
 
 
 def read_audio(path, sample_rate=SAMPLE_RATE):
-    """The whole audio track of `path` as float32 mono at `sample_rate`.
+    """The whole audio track of `path` as float32 mono at `sample_rate` (the
+    mean of the channels).
 
     Samples before the first audio packet (a stream that starts late) are
     zeros, so that sample i is at time i / sample_rate.
@@ -91,14 +92,16 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
         if not container.streams.audio:
             raise UnusableVideoError(path, "no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        # Channels are averaged as VGGish does (np.mean over channels), not
+        # down-mixed by FFmpeg (which scales stereo by 1/sqrt(2) per channel).
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sample_rate)
         chunks, offset = [], None
         try:
             for frame in container.decode(stream):
                 if offset is None:
                     offset = max(0.0, float(frame.time or 0.0) - _start_time(stream))
-                chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
-            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+                chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
+            chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
         except av.error.FFmpegError as error:
             raise UnusableVideoError(path, "corrupt audio", str(error)) from error
     lead = np.zeros(int(round((offset or 0.0) * sample_rate)), np.float32)
