@@ -80,16 +80,13 @@ class Localization:
 
 
 def run_class_names(run):
-    """The class names of the run's dataset (`Annotations.txt` of `run.data`,
-    plus `background`), or None when they are unknown or do not match C."""
-    from keras_avl.data import read_annotations
+    """The class names of the run's dataset (`keras_avl.data.load_ave`), or
+    None when the dataset is not at hand or its classes do not match C."""
+    from keras_avl.data import load_ave
 
-    if not run.data:
+    if not run.data or not Path(run.data).is_dir():
         return None
-    path = Path(run.data) / "Annotations.txt"
-    if not path.is_file():
-        return None
-    names = read_annotations(path).class_names + ["background"]
+    names = load_ave(run.data, check_finite_visual=False).class_names
     return names if len(names) == run.model_config.num_classes else None
 
 
