@@ -4,13 +4,14 @@ writes a markdown table like the paper's Tables 1-3.
 A thin shell over `keras_avl.training.compare`.
 """
 
-from keras_avl.cli.train import add_training_arguments, training_kwargs
+from keras_avl.cli.train import add_training_arguments, reports_errors, training_kwargs
 
 
 def _names(text):
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+@reports_errors
 def run(args):
     from keras_avl.training import compare, markdown_table
 

@@ -4,6 +4,8 @@ confusion matrix and the pointing game of a run's best checkpoint.
 A thin shell over `keras_avl.training.evaluate`.
 """
 
+from keras_avl.cli.train import reports_errors
+
 
 def format_report(result):
     """The human-readable report of an `evaluate` result."""
@@ -31,6 +33,7 @@ def format_report(result):
     return "\n".join(lines)
 
 
+@reports_errors
 def run(args):
     from keras_avl.training import evaluate
 

@@ -3,7 +3,9 @@
 A thin shell over `keras_avl.training.train`.
 """
 
+import functools
 import json
+import sys
 
 DEFAULT_RUN_DIR = "runs/{regime}-{model}"
 
@@ -39,6 +41,21 @@ def parse_overrides(items):
     return overrides
 
 
+def reports_errors(command):
+    """Makes `command(args)` print bad-input errors (missing or invalid files,
+    an existing run folder) as one line on stderr and return exit code 2."""
+
+    @functools.wraps(command)
+    def wrapped(args):
+        try:
+            return command(args)
+        except (FileNotFoundError, FileExistsError, ValueError) as error:
+            print(f"keras-avl {args.command}: error: {error}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
 def training_kwargs(args):
     """Keyword arguments of `keras_avl.training.train` from the parsed options."""
     from keras_avl.training import DEFAULT_EPOCHS
@@ -54,12 +71,15 @@ def training_kwargs(args):
     )
 
 
+@reports_errors
 def run(args):
     from keras_avl.training import train
 
-    run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     if args.regime is None and not args.resume:
-        raise SystemExit("keras-avl train: --regime is required (unless --resume).")
+        raise ValueError("--regime is required (unless --resume).")
+    if args.resume and args.run_dir is None:
+        raise ValueError("--resume needs the --run-dir of the interrupted run.")
+    run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, **training_kwargs(args))
     print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")

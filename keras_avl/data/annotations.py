@@ -68,7 +68,7 @@ def read_annotations(path, segments=None):
     Args:
         path: the annotation file.
         segments: when given, each interval must satisfy
-            `0 <= start < end <= segments`.
+            `0 <= start <= end <= segments`.
 
     Example:
 
@@ -102,9 +102,10 @@ def read_annotations(path, segments=None):
                 f"with integer start and end; found {line!r} ({error})."
             ) from None
         upper = segments if segments is not None else end
-        if not 0 <= start < end <= upper:
+        # start == end (no event segment) occurs once in AVE's release (line 27).
+        if not 0 <= start <= end <= upper:
             raise ValueError(
-                f"{path}, line {number}: expected 0 <= start < end"
+                f"{path}, line {number}: expected 0 <= start <= end"
                 + (f" <= {segments}" if segments is not None else "")
                 + f"; found start={start}, end={end}."
             )

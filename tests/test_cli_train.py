@@ -1,0 +1,61 @@
+"""`keras-avl train / evaluate / compare` end to end at tiny sizes."""
+
+import json
+
+from keras_avl.cli.main import main
+from tests.ave_fixtures import TINY_MODEL, home, tiny_root  # noqa: F401
+
+SETS = [word for key, value in TINY_MODEL.items() for word in ("--set", f"{key}={value}")]
+
+
+def test_train_then_evaluate_unsupervised_on_the_embedded_default(home, tmp_path, capsys):
+    run_dir = tmp_path / "unsup"
+    code = main(["train", "--regime", "unsupervised", "--embedded-size", "tiny", "--epochs", "1",
+                 "--run-dir", str(run_dir), "--verbose", "0", *SETS])
+    assert code == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"] is None and config["training"]["embedded_size"] == "tiny"
+    assert (home / "datasets").is_dir()  # generated on first use
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["monitor"] == "val_loss" and metrics["completed"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir)]) == 0
+    report = capsys.readouterr().out
+    assert "Segment accuracy: n/a" in report and "Pointing game:" in report
+    stored = json.loads((run_dir / "metrics.json").read_text())["evaluation"]["test"]
+    assert f"{100 * stored['pointing_game']:.2f}%" in report
+
+
+def test_existing_run_folder_is_a_clear_error(tmp_path, capsys):
+    run_dir = tmp_path / "taken"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("mine")
+    code = main(["train", "--regime", "supervised", "--run-dir", str(run_dir), "--verbose", "0"])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert [p.name for p in run_dir.iterdir()] == ["notes.txt"]
+
+
+def test_bad_data_is_a_clear_error(tmp_path, capsys):
+    code = main(["train", "--regime", "weak", "--data", str(tmp_path / "missing"),
+                 "--run-dir", str(tmp_path / "run")])
+    assert code == 2
+    assert str(tmp_path / "missing") in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_compare_writes_a_results_table(tiny_root, tmp_path, capsys):
+    output = tmp_path / "results" / "table.md"
+    code = main(["compare", "--models", "audio", "--regimes", "weak,unsupervised",
+                 "--data", str(tiny_root), "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
+                 "--output", str(output), "--verbose", "0", *SETS])
+    assert code == 0
+    table = output.read_text()
+    # The unsupervised regime cannot build the audio-only variant: skipped, said so.
+    assert "Skipped unsupervised/audio" in capsys.readouterr().out
+    rows = json.loads(output.with_suffix(".json").read_text())
+    assert [(row["regime"], row["variant"]) for row in rows] == [("weak", "audio")]
+    evaluation = json.loads((tmp_path / "runs" / "weak-audio" / "metrics.json").read_text())
+    accuracy = evaluation["evaluation"]["test"]["segment_accuracy"]
+    assert f"| weak | audio | {100 * accuracy:.1f} | n/a |" in table
+    assert f"keras-avl evaluate {tmp_path / 'runs' / 'weak-audio'}" in table

@@ -1,0 +1,86 @@
+"""`make_dataset`: the tf.data pipelines of the three regimes."""
+
+import numpy as np
+import pytest
+
+from keras_avl.data import load_ave, make_dataset
+from tests.ave_fixtures import read_h5, tiny_copy, tiny_root, write_h5  # noqa: F401
+
+
+def _collect(dataset):
+    batches = list(dataset)
+    inputs = {key: np.concatenate([b[0][key].numpy() for b in batches]) for key in batches[0][0]}
+    return inputs, np.concatenate([b[1].numpy() for b in batches]), len(batches)
+
+
+def test_supervised_batches_follow_the_order_file(tiny_root):
+    data = load_ave(tiny_root)
+    order = read_h5(tiny_root / "test_order.h5", "order")
+    inputs, y, batches = _collect(make_dataset(data, "test", "supervised", batch_size=3))
+    assert batches == 3  # ceil(8 / 3)
+    np.testing.assert_array_equal(inputs["visual"], read_h5(tiny_root / "visual_feature.h5")[order])
+    np.testing.assert_array_equal(inputs["audio"], read_h5(tiny_root / "audio_feature.h5")[order])
+    np.testing.assert_array_equal(y, read_h5(tiny_root / "labels.h5")[order])
+    assert sorted(inputs) == ["audio", "visual"]
+
+
+def test_training_split_is_reshuffled_every_epoch(tiny_root):
+    data = load_ave(tiny_root)
+    dataset = make_dataset(data, "train", "supervised", batch_size=5, seed=3)
+    audio = read_h5(tiny_root / "audio_feature.h5")
+    order = read_h5(tiny_root / "train_order.h5", "order")
+    epochs = []
+    for _ in range(2):
+        inputs, _, _ = _collect(dataset)
+        # Which video each item is: match its audio against the file's rows.
+        rows = [int(np.flatnonzero((audio == a).all((1, 2)))[0]) for a in inputs["audio"]]
+        assert sorted(rows) == sorted(order.tolist())
+        epochs.append(rows)
+    assert epochs[0] != epochs[1]
+
+
+def test_weak_training_adds_the_background_videos(tiny_root):
+    data = load_ave(tiny_root)
+    inputs, y, _ = _collect(make_dataset(data, "train", "weak", batch_size=64, shuffle=False))
+    order = read_h5(tiny_root / "train_order.h5", "order")
+    noisy_visual = read_h5(tiny_root / "visual_feature_noisy.h5")
+    assert len(y) == len(order) + len(noisy_visual)
+    np.testing.assert_array_equal(y[: len(order)], read_h5(tiny_root / "mil_labels.h5")[order])
+    np.testing.assert_array_equal(y[len(order):], read_h5(tiny_root / "labels_noisy.h5"))
+    np.testing.assert_array_equal(inputs["visual"][len(order):], noisy_visual)
+    _, y_val, _ = _collect(make_dataset(data, "val", "weak"))
+    assert y_val.shape == (8, 5)
+
+
+def test_unsupervised_negative_audio_comes_from_another_video(tiny_root):
+    data = load_ave(tiny_root)
+    audio = read_h5(tiny_root / "audio_feature.h5")
+    order = read_h5(tiny_root / "train_order.h5", "order")
+    inputs, y, _ = _collect(make_dataset(data, "train", "unsupervised", batch_size=7))
+    np.testing.assert_array_equal(y, np.zeros(len(order)))
+
+    def row_of(a):
+        return int(np.flatnonzero((audio == a).all((1, 2)))[0])
+
+    for positive, negative in zip(inputs["audio"], inputs["audio_negative"]):
+        assert row_of(negative) != row_of(positive)
+        assert row_of(negative) in order
+
+
+def test_float64_features_are_streamed_as_float32(tiny_copy):
+    visual = read_h5(tiny_copy / "visual_feature.h5").astype(np.float64)
+    write_h5(tiny_copy / "visual_feature.h5", visual)
+    inputs, _, _ = _collect(make_dataset(load_ave(tiny_copy), "val", "supervised"))
+    assert inputs["visual"].dtype == np.float32
+    order = read_h5(tiny_copy / "val_order.h5", "order")
+    np.testing.assert_allclose(inputs["visual"], visual[order].astype(np.float32))
+
+
+def test_bad_arguments_name_themselves(tiny_root):
+    data = load_ave(tiny_root)
+    with pytest.raises(ValueError, match="split"):
+        make_dataset(data, "dev", "supervised")
+    with pytest.raises(ValueError, match="regime"):
+        make_dataset(data, "train", "semi")
+    with pytest.raises(ValueError, match="batch_size"):
+        make_dataset(data, "train", "weak", batch_size=0)

@@ -1,0 +1,110 @@
+"""`train` / `evaluate`: the run folder, bad inputs, resume after a kill."""
+
+import json
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_avl.runs import load_run
+from keras_avl.training import evaluate, train
+from tests.ave_fixtures import TINY_MODEL, read_h5, tiny_copy, tiny_root  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def supervised_run(tiny_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "supervised"
+    return train(run_dir, "supervised", data=tiny_root, epochs=1, verbose=0, **TINY_MODEL)
+
+
+def test_run_folder_contents(supervised_run, tiny_root):
+    path = supervised_run.path
+    assert {p.name for p in path.iterdir()} == {"config.json", "best.keras", "metrics.json", "logs"}
+    assert any((path / "logs").rglob("events.out.tfevents.*"))
+    run = load_run(path)
+    assert run.regime == "supervised" and run.variant == "paper"
+    # Sized from the data (tiny: 4 events + background, d_v = d_a = 8).
+    config = run.model_config
+    assert (config.num_classes, config.visual_dim, config.audio_dim, config.hidden) == (5, 8, 8, 8)
+    assert run.training == {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "seed": 0}
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert metrics["completed"] and metrics["monitor"] == "val_categorical_accuracy"
+    assert [entry["epoch"] for entry in metrics["history"]] == [1]
+
+
+def test_evaluate_matches_an_independent_computation(supervised_run, tiny_root):
+    result = evaluate(supervised_run)
+    order = read_h5(tiny_root / "test_order.h5", "order")
+    with h5py.File(tiny_root / "visual_feature.h5") as handle:
+        visual = handle["avadataset"][()][order]
+    inputs = {"visual": visual, "audio": read_h5(tiny_root / "audio_feature.h5")[order]}
+    predicted = supervised_run.load_model().predict(inputs, verbose=0).argmax(-1)
+    true = read_h5(tiny_root / "labels.h5")[order].argmax(-1)
+    assert result["segment_accuracy"] == pytest.approx(np.mean(predicted == true))
+    assert np.sum(result["confusion_matrix"]) == true.size
+    assert list(result["per_class_accuracy"])[-1] == "background"
+    assert result["pointing_game_segments"] == int((true != 4).sum())
+    assert 0 <= result["pointing_game"] <= 1
+    stored = json.loads((supervised_run.path / "metrics.json").read_text())
+    assert stored["evaluation"]["test"]["segment_accuracy"] == result["segment_accuracy"]
+    assert stored["completed"]  # training's summary is kept
+
+
+def test_existing_run_folder_is_never_overwritten(supervised_run, tiny_root):
+    before = (supervised_run.path / "config.json").read_text()
+    with pytest.raises(FileExistsError, match="resume"):
+        train(supervised_run.path, "weak", data=tiny_root, epochs=1, verbose=0, **TINY_MODEL)
+    assert (supervised_run.path / "config.json").read_text() == before
+
+
+def test_bad_data_fails_before_a_run_folder_is_written(tiny_copy, tmp_path):
+    (tiny_copy / "audio_feature.h5").unlink()
+    with pytest.raises(FileNotFoundError, match="audio_feature.h5"):
+        train(tmp_path / "run", "supervised", data=tiny_copy, epochs=1, verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_invalid_regime_and_variant_pair_leaves_nothing(tiny_root, tmp_path):
+    with pytest.raises(ValueError, match="build_unsupervised"):
+        train(tmp_path / "run", "unsupervised", "audio", data=tiny_root, epochs=1, verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise _Killed()
+
+
+class _EpochsBegun(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_resume_continues_after_the_last_completed_epoch(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(_Killed):
+        train(run_dir, "weak", "audio", data=tiny_root, epochs=3, verbose=0,
+              callbacks=[_KillAfterFirstEpoch()], **TINY_MODEL)
+    interrupted = json.loads((run_dir / "metrics.json").read_text())
+    assert not interrupted["completed"] and len(interrupted["history"]) == 1
+    assert (run_dir / "best.keras").is_file() and (run_dir / "backup").is_dir()
+    begun = _EpochsBegun()
+    run = train(run_dir, resume=True, verbose=0, callbacks=[begun])
+    assert begun.epochs == [1, 2]  # epoch 0 is not trained again
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["completed"] and [e["epoch"] for e in metrics["history"]] == [1, 2, 3]
+    assert not (run_dir / "backup").exists()
+    assert run.variant == "audio" and run.regime == "weak"
+    # A completed run resumes to itself without training.
+    again = _EpochsBegun()
+    train(run_dir, resume=True, verbose=0, callbacks=[again])
+    assert again.epochs == []
