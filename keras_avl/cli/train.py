@@ -88,17 +88,18 @@ def run(args):
 
 
 def register(subparsers):
-    from keras_avl.models.variants import VARIANTS
-
     parser = subparsers.add_parser(
         "train", help="train a model (supervised, weak or unsupervised)",
         description="Train one model; writes config.json, best.keras, metrics.json "
         "and TensorBoard logs/ into the run folder.")
     parser.add_argument("--regime", choices=("supervised", "weak", "unsupervised"),
                         help="training regime (required unless --resume)")
-    parser.add_argument("--model", default="paper", choices=sorted(VARIANTS),
-                        help="model variant: the paper's model, a Table 1-3 row, or avatt "
-                        "(the A+V-att baseline)")
+    # Not argparse choices: listing them would import Keras for `--help`.
+    parser.add_argument("--model", default="paper",
+                        help="model variant, a name of keras_avl.models.VARIANTS: paper "
+                        "(default), a Table 1-3 row (audio, visual, fused-visual, "
+                        "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
+                        "avfb+swab-mean/max, avfb+swab) or avatt (the A+V-att baseline)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",

@@ -84,6 +84,8 @@ def train(
     verbose=1,
     callbacks=(),
     embedded_size="small",
+    steps_per_epoch=None,
+    validation_steps=None,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -106,6 +108,8 @@ def train(
         verbose: Keras' `fit` verbosity (1: a progress bar).
         callbacks: extra Keras callbacks.
         embedded_size: the embedded default's size when `data` is None.
+        steps_per_epoch, validation_steps: limit the batches per epoch (quick
+            checks, benchmarks); default: every video of the split.
         **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
 
     Returns:
@@ -149,6 +153,10 @@ def train(
             "learning_rate": float(learning_rate),
             "seed": int(seed),
         }
+        for name, steps in (("steps_per_epoch", steps_per_epoch),
+                            ("validation_steps", validation_steps)):
+            if steps is not None:
+                training[name] = check_positive_int(name, steps)
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -184,6 +192,8 @@ def train(
         train_data,
         validation_data=val_data,
         epochs=settings["epochs"],
+        steps_per_epoch=settings.get("steps_per_epoch"),
+        validation_steps=settings.get("validation_steps"),
         callbacks=fit_callbacks,
         verbose=verbose,
         shuffle=False,  # the dataset shuffles itself, once per epoch
