@@ -51,14 +51,19 @@ def _batch(config, rng, regime):
     return x, y
 
 
-def _fit_and_round_trip(model, x, y, tmp_path):
+def _fit_and_round_trip(model, x, y, tmp_path, run_eagerly=False):
+    """One `fit` step with a finite loss, then a `.keras` round trip with
+    identical predictions. Eager mode skips the (slow) graph compilation for
+    the many variants; the regimes test keeps the compiled path."""
+    model.run_eagerly = run_eagerly
     history = model.fit(x, y, batch_size=B, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    before = model.predict(x, verbose=0)
+    before = ops.convert_to_numpy(model(x, training=False))
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), before, rtol=1e-5, atol=1e-6)
+    after = ops.convert_to_numpy(loaded(x, training=False))
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
     return loaded
 
 
@@ -73,7 +78,10 @@ def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
     }[regime]
     assert model.output_shape == expected_output
     loaded = _fit_and_round_trip(model, x, y, tmp_path)
-    outputs = inference_model(loaded).predict(x, verbose=0)
+    outputs = {
+        name: ops.convert_to_numpy(value)
+        for name, value in inference_model(loaded)(x, training=False).items()
+    }
     assert outputs["spatial_attention"].shape == (B, 4, 3, 3)
     assert outputs["segment_attention"].shape == (B, 4)
     np.testing.assert_allclose(outputs["spatial_attention"].sum(axis=(2, 3)), 1.0, rtol=1e-5)
@@ -84,7 +92,7 @@ def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
         np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
     if regime == "weak":  # MIL pooling: the video prediction is the segment mean
         np.testing.assert_allclose(
-            loaded.predict(x, verbose=0), probabilities.mean(axis=1), rtol=1e-5, atol=1e-6
+            ops.convert_to_numpy(loaded(x)), probabilities.mean(axis=1), rtol=1e-5, atol=1e-6
         )
 
 
@@ -94,7 +102,7 @@ def test_each_variant_fits_and_round_trips(rng, tmp_path, variant):
     x, y = _batch(config, rng, "supervised")
     model = build_supervised(config)
     assert model.output_shape == (None, 4, 5)
-    _fit_and_round_trip(model, x, y, tmp_path)
+    _fit_and_round_trip(model, x, y, tmp_path, run_eagerly=True)
 
 
 def test_inference_outputs_follow_the_variant(rng):
