@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from keras_avl.numerics import safe_l2_normalize, signed_sqrt
+from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 from keras_avl.validation import check_positive_int, check_rate
 
 
@@ -27,6 +28,12 @@ class MFBPooling(keras.layers.Layer):
             pooling (as in Yu et al.'s MFB).
         use_bias: bool, whether the U and V projections get biases
             (`U_bias`, `V_bias`). Off by default so that eq. 3 holds exactly.
+        fused: bool, whether to compute with `keras_avl.ops.fused_mfb` (one
+            XLA computation that never forms the (S, q*p) product; same
+            results). Used on the TensorFlow and JAX backends; the reference
+            `keras.ops` path runs on other backends and whenever dropout is
+            active (training with `dropout > 0`), because dropping single
+            product channels needs the full product.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -55,6 +62,7 @@ class MFBPooling(keras.layers.Layer):
         output_dim=256,
         dropout=0.0,
         use_bias=False,
+        fused=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -62,6 +70,7 @@ class MFBPooling(keras.layers.Layer):
         self.output_dim = check_positive_int("output_dim", output_dim)
         self.dropout = check_rate("dropout", dropout)
         self.use_bias = use_bias
+        self.fused = bool(fused)
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
@@ -109,6 +118,9 @@ class MFBPooling(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         visual, audio = inputs
+        if self.fused and keras.backend.backend() in SUPPORTED_BACKENDS:
+            if not (training and self.dropout > 0):
+                return self._fused_call(visual, audio)
         visual_proj = ops.matmul(visual, self.U)  # (..., S, q*p)
         audio_proj = ops.matmul(audio, self.V)  # (..., q*p)
         if self.use_bias:
@@ -127,6 +139,25 @@ class MFBPooling(keras.layers.Layer):
         attended = ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2)
         return attended, attention
 
+    def _fused_call(self, visual, audio):
+        # fused_mfb takes N = prod(leading dims) segments.
+        leading = tuple(ops.shape(visual)[:-2])
+        regions, visual_dim = tuple(ops.shape(visual)[-2:])
+        biases = (self.U_bias, self.V_bias) if self.use_bias else (None, None)
+        attended, attention = fused_mfb(
+            ops.reshape(visual, (-1, regions, visual_dim)),
+            ops.reshape(audio, (-1, ops.shape(audio)[-1])),
+            self.U,
+            self.V,
+            self.W_z,
+            self.b_z,
+            *biases,
+        )
+        return (
+            ops.reshape(attended, leading + (visual_dim,)),
+            ops.reshape(attention, leading + (regions,)),
+        )
+
     def compute_output_shape(self, input_shape):
         visual_shape, _ = _split_input_shape(input_shape)
         return visual_shape[:-2] + visual_shape[-1:], visual_shape[:-1]
@@ -139,6 +170,7 @@ class MFBPooling(keras.layers.Layer):
                 "output_dim": self.output_dim,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
+                "fused": self.fused,
             }
         )
         return config

@@ -1,0 +1,268 @@
+"""Forward+backward throughput and peak memory of MFB attention (eqs. 3-6):
+the reference `MFBPooling(fused=False)` against `MFBPooling(fused=True)`
+(`keras_avl.ops.fused_mfb`), at AVE size and over a sweep of output_dim and
+batch.
+
+Each measurement is one XLA-compiled step (`tf.function(jit_compile=True)` or
+`jax.jit`) computing attended and attention for B*T segments and the gradients
+of a fixed random linear loss w.r.t. the visual and audio inputs and every
+weight, as a training step would. Times are the median of `--repeats` calls
+after a warm-up (compiling) call; both variants of a point run back to back in
+one process so their ratio is measured under the same load.
+
+Peak memory: on JAX, the compiled step's XLA memory analysis (temporary
+buffers + outputs, in bytes, exact for the program). On both backends, the
+process's resident set sampled every 2 ms during the timed calls, minus the
+resident set just before them (an approximation: allocator caching hides
+reuse, so it can read low but not high).
+
+Usage:
+
+    KERAS_BACKEND=tensorflow python benchmarks/bench_mfb.py \
+        --out benchmarks/results/mfb_cpu_tensorflow.json
+    KERAS_BACKEND=jax python benchmarks/bench_mfb.py \
+        --out benchmarks/results/mfb_cpu_jax.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+
+import numpy as np
+
+AVE = dict(batch=64, segments=10, regions=49, visual_dim=512, audio_dim=128, factor=5, output_dim=256)
+OUTPUT_DIM_SWEEP = (64, 128, 512)
+BATCH_SWEEP = (8, 16, 32, 128)
+
+
+def environment():
+    """Device, backend and versions, for the JSON of every benchmark."""
+    import keras
+
+    cpu_model = "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    backend = keras.backend.backend()
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__}
+    accelerators = []
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+        accelerators = [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    elif backend == "jax":
+        import jax
+        import jaxlib
+
+        versions.update(jax=jax.__version__, jaxlib=jaxlib.__version__)
+        accelerators = [str(d) for d in jax.devices() if d.platform != "cpu"]
+    return {
+        "backend": backend,
+        "device": {
+            "cpu": cpu_model,
+            "cpu_cores": os.cpu_count(),
+            "accelerators": accelerators,
+            "load_average_at_start": list(os.getloadavg()),
+        },
+        "versions": versions,
+        "argv": sys.argv,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def finish_and_write(report, out):
+    """Stamps the end load average and writes `report` as JSON atomically."""
+    from keras_avl.atomic import atomic_write_text
+
+    report["device"]["load_average_at_end"] = list(os.getloadavg())
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+def block(outputs):
+    """Waits for `outputs` (any nest of backend tensors) to be computed."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.block_until_ready(outputs)
+    else:
+        keras.tree.map_structure(lambda x: x.numpy() if hasattr(x, "numpy") else x, outputs)
+
+
+class ResidentPeak:
+    """Peak resident set (bytes) above the level at `__enter__`, sampled every
+    2 ms from /proc/self/statm by a thread (None where there is no /proc)."""
+
+    def __enter__(self):
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.available = os.path.exists("/proc/self/statm")
+        self.base = self.peak = self._resident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _resident(self):
+        if not self.available:
+            return 0
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self.page
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, self._resident())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._resident())
+
+    @property
+    def bytes(self):
+        return self.peak - self.base if self.available else None
+
+
+def time_interleaved(steps, repeats):
+    """Times named `(function, args)` steps: one compiling call each, then
+    `repeats` rounds calling each once in turn, so that load from other
+    processes hits every variant alike. Returns, per name, the call seconds,
+    the compile seconds and the largest resident peak of one call."""
+    results = {}
+    for name, (function, args) in steps.items():
+        start = time.perf_counter()
+        block(function(*args))
+        results[name] = {"seconds": [], "compile_seconds": time.perf_counter() - start, "resident": []}
+    for _ in range(repeats):
+        for name, (function, args) in steps.items():
+            with ResidentPeak() as resident:
+                start = time.perf_counter()
+                block(function(*args))
+                results[name]["seconds"].append(time.perf_counter() - start)
+            results[name]["resident"].append(resident.bytes)
+    for result in results.values():
+        peaks = [peak for peak in result.pop("resident") if peak is not None]
+        result["resident_peak_bytes"] = max(peaks) if peaks else None
+    return results
+
+
+def mfb_step(layer, visual, audio, cotangents):
+    """(compiled step, its argument tuple, XLA memory analysis or None)."""
+    import keras
+
+    attended_cotangent, attention_cotangent = cotangents
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def loss(weights, visual, audio):
+            (attended, attention), _ = layer.stateless_call(weights, [], [visual, audio])
+            return (attended * attended_cotangent).sum() + (attention * attention_cotangent).sum()
+
+        step = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
+        args = ([w.value for w in layer.trainable_weights], visual, audio)
+        analysis = step.lower(*args).compile().memory_analysis()
+        memory = {
+            "xla_temp_bytes": int(analysis.temp_size_in_bytes),
+            "xla_output_bytes": int(analysis.output_size_in_bytes),
+            "xla_argument_bytes": int(analysis.argument_size_in_bytes),
+        }
+        return step, args, memory
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def step(visual, audio):
+        with tf.GradientTape() as tape:
+            tape.watch([visual, audio])
+            attended, attention = layer([visual, audio])
+            loss = tf.reduce_sum(attended * attended_cotangent) + tf.reduce_sum(
+                attention * attention_cotangent
+            )
+        return tape.gradient(loss, [visual, audio] + layer.trainable_weights)
+
+    return step, (tf.constant(visual), tf.constant(audio)), None
+
+
+def measure_point(point, repeats, seed=0):
+    """Reference and fused fwd+bwd at one size; returns the JSON record."""
+    from keras_avl.layers import MFBPooling
+
+    segments = point["batch"] * point["segments"]
+    rng = np.random.default_rng(seed)
+    # Post-ReLU-like features, as VGG-19 pool5 and VGGish give.
+    visual = rng.random((segments, point["regions"], point["visual_dim"]), dtype="float32")
+    audio = rng.random((segments, point["audio_dim"]), dtype="float32")
+    cotangents = (
+        rng.standard_normal((segments, point["visual_dim"])).astype("float32"),
+        rng.standard_normal((segments, point["regions"])).astype("float32"),
+    )
+    record = {"point": dict(point), "segments_per_step": segments}
+    steps, memory, weights = {}, {}, None
+    for variant in ("reference", "fused"):
+        layer = MFBPooling(
+            factor=point["factor"], output_dim=point["output_dim"], fused=variant == "fused"
+        )
+        layer.build([visual.shape, audio.shape])
+        weights = layer.get_weights() if weights is None else weights
+        layer.set_weights(weights)
+        step, args, memory[variant] = mfb_step(layer, visual, audio, cotangents)
+        steps[variant] = (step, args)
+    for variant, result in time_interleaved(steps, repeats).items():
+        median = statistics.median(result["seconds"])
+        record[variant] = dict(
+            result,
+            median_seconds=median,
+            segments_per_second=segments / median,
+            **(memory[variant] or {}),
+        )
+        resident = result["resident_peak_bytes"]
+        print(
+            f"{variant:9s} {point}: {segments / median:10.1f} segments/s (median "
+            f"{median * 1e3:.1f} ms), resident +{(resident or 0) / 2**20:.0f} MiB"
+            + (f", XLA temp {memory[variant]['xla_temp_bytes'] / 2**20:.0f} MiB" if memory[variant] else ""),
+            flush=True,
+        )
+    record["speedup"] = record["reference"]["median_seconds"] / record["fused"]["median_seconds"]
+    return record
+
+
+def sweep_points(quick):
+    if quick:
+        return [dict(AVE, batch=2, visual_dim=64, audio_dim=16, output_dim=32)]
+    points = [dict(AVE)]
+    points += [dict(AVE, output_dim=p) for p in OUTPUT_DIM_SWEEP]
+    points += [dict(AVE, batch=b) for b in BATCH_SWEEP]
+    return points
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per variant")
+    parser.add_argument("--quick", action="store_true", help="one tiny point (smoke run)")
+    args = parser.parse_args(argv)
+    report = environment()
+    report.update(
+        benchmark="mfb forward+backward",
+        repeats=args.repeats,
+        memory_note=(
+            "xla_*_bytes: compiled-program memory analysis (JAX only). "
+            "resident_peak_bytes: RSS sampled every 2 ms during the timed calls "
+            "minus RSS before them."
+        ),
+        points=[measure_point(point, args.repeats) for point in sweep_points(args.quick)],
+    )
+    finish_and_write(report, args.out)
+
+
+if __name__ == "__main__":
+    main()
