@@ -30,19 +30,23 @@ from pathlib import Path
 import numpy as np
 
 from keras_avl.atomic import atomic_path, atomic_write_text
+from keras_avl.data.annotations import ANNOTATIONS_FILE, read_annotations
+from keras_avl.data.ave_dataset import (
+    AUDIO_FILE,
+    FEATURE_KEY,
+    ORDER_KEY,
+    SPLITS,
+    VISUAL_FILE,
+    order_file,
+)
 from keras_avl.features.decoding import VIDEO_SUFFIXES, UnusableVideoError, read_clips
 
-FEATURE_KEY = "avadataset"
-ORDER_KEY = "order"
-VISUAL_FILE = "visual_feature.h5"
-AUDIO_FILE = "audio_feature.h5"
+# keras-avl's additions to the release's files (SPEC §5).
 MASK_FILE = "segment_mask.h5"
 VIDEO_IDS_FILE = "video_ids.txt"
-ANNOTATIONS_FILE = "Annotations.txt"
 SKIPPED_FILE = "skipped.tsv"
 SETTINGS_FILE = "extraction.json"
 PARTS_DIR = "parts"
-SPLITS = ("train", "val", "test")
 
 
 @dataclasses.dataclass
@@ -279,8 +283,6 @@ def _annotation_lines(annotations, videos, settings):
     """id -> the user's annotation line, checked to cover every video."""
     if annotations is None:
         return None
-    from keras_avl.data import read_annotations
-
     if settings.windows:
         raise ValueError("`annotations` cannot be used with `windows`: a window has no annotation line.")
     parsed = read_annotations(annotations, settings.segments)
@@ -322,19 +324,19 @@ def assemble_dataset(out, videos, annotation_lines=None, split=(0.8, 0.1, 0.1), 
     finished = [p for p in videos if _part(parts, p, ".npz").exists()]
     skipped = [_part(parts, p, ".skipped").read_text(encoding="utf-8") for p in videos
                if not _part(parts, p, ".npz").exists()]
-    rows = []  # (part file, row inside it, id)
+    ids = []  # one per row, in part order
     for path in finished:
         with np.load(_part(parts, path, ".npz")) as part:
-            rows += [(path, i, str(video_id)) for i, video_id in enumerate(part["ids"])]
+            ids += [str(video_id) for video_id in part["ids"]]
     with contextlib.ExitStack() as stack:
         def target(name):
             return stack.enter_context(atomic_path(out / name))
 
         atomic_write = {SKIPPED_FILE: "".join(skipped)}
-        if rows:
+        if ids:
             with np.load(_part(parts, finished[0], ".npz")) as part:
                 visual_shape, audio_shape = part["visual"].shape[1:], part["audio"].shape[1:]
-            n = len(rows)
+            n = len(ids)
             with h5py.File(target(VISUAL_FILE), "w") as visual, \
                     h5py.File(target(AUDIO_FILE), "w") as audio, \
                     h5py.File(target(MASK_FILE), "w") as mask:
@@ -350,13 +352,13 @@ def assemble_dataset(out, videos, annotation_lines=None, split=(0.8, 0.1, 0.1), 
                         mask_set[row:row + size] = part["mask"]
                     row += size
             for name, order in zip(SPLITS, split_orders(n, split, seed)):
-                with h5py.File(target(f"{name}_order.h5"), "w") as handle:
+                with h5py.File(target(order_file(name)), "w") as handle:
                     handle.create_dataset(ORDER_KEY, data=order)
-            atomic_write[VIDEO_IDS_FILE] = "".join(f"{video_id}\n" for _, _, video_id in rows)
+            atomic_write[VIDEO_IDS_FILE] = "".join(f"{video_id}\n" for video_id in ids)
             if annotation_lines is not None:
                 atomic_write[ANNOTATIONS_FILE] = "".join(
-                    f"{annotation_lines[video_id]}\n" for _, _, video_id in rows
+                    f"{annotation_lines[video_id]}\n" for video_id in ids
                 )
         for name, text in atomic_write.items():
             target(name).write_text(text, encoding="utf-8")
-    return bool(rows)
+    return bool(ids)

@@ -75,8 +75,8 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
     """The whole audio track of `path` as float32 mono at `sample_rate` (the
     mean of the channels).
 
-    Samples before the first audio packet (a stream that starts late) are
-    zeros, so that sample i is at time i / sample_rate.
+    Samples before the first audio packet (a stream that starts after the
+    video) are zeros, so that sample i is at time i / sample_rate.
 
     Raises:
         UnusableVideoError: no audio stream, or undecodable audio.
@@ -99,7 +99,7 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
         try:
             for frame in container.decode(stream):
                 if offset is None:
-                    offset = max(0.0, float(frame.time or 0.0) - _start_time(stream))
+                    offset = max(0.0, float(frame.time or 0.0) - media_origin(container))
                 chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
             chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
         except av.error.FFmpegError as error:
@@ -108,10 +108,10 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
     return np.concatenate([lead] + chunks).astype(np.float32)
 
 
-def _start_time(stream):
-    if stream.start_time is None:
-        return 0.0
-    return float(stream.start_time * stream.time_base)
+def media_origin(container):
+    """Time 0 of the clip in stream time: the container's start (the earliest
+    stream), so that audio and video stay aligned when one starts later."""
+    return (container.start_time or 0) / 1e6  # AV_TIME_BASE units
 
 
 def iter_segment_frames(path, frames_per_segment, frame_size=FRAME_SIZE, first_segment=0):
@@ -145,7 +145,7 @@ def iter_segment_frames(path, frames_per_segment, frame_size=FRAME_SIZE, first_s
             raise UnusableVideoError(path, "no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        origin = _start_time(stream)
+        origin = media_origin(container)
         frame_period = 1.0 / float(stream.average_rate or 25)
         width, height = frame_size if frame_size else (None, None)
 

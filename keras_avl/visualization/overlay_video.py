@@ -6,6 +6,7 @@ from fractions import Fraction
 import numpy as np
 
 from keras_avl.atomic import atomic_path
+from keras_avl.features.decoding import media_origin
 from keras_avl.visualization.heatmap import blend, heatmap_colors
 
 
@@ -47,7 +48,7 @@ def write_overlay_video(video, path, attention, mask, start=0, alpha=0.5, colorm
             if samples is not None:
                 out_audio = target.add_stream("aac", rate=in_audio.rate, layout=samples[1])
             colors = [heatmap_colors(a, (height, width), colormap) for a in attention]
-            origin = float(in_video.start_time * in_video.time_base) if in_video.start_time else 0.0
+            origin = media_origin(source)
             written = 0
             for frame in source.decode(in_video):
                 time = float(frame.time) - origin - start
