@@ -18,6 +18,9 @@ def test_train_then_evaluate_unsupervised_on_the_embedded_default(home, tmp_path
     assert (home / "datasets").is_dir()  # generated on first use
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["monitor"] == "val_loss" and metrics["completed"]
+    # Resuming a finished run trains nothing and keeps it as it is.
+    assert main(["train", "--resume", "--run-dir", str(run_dir), "--verbose", "0"]) == 0
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     capsys.readouterr()
     assert main(["evaluate", str(run_dir)]) == 0
     report = capsys.readouterr().out
@@ -34,6 +37,11 @@ def test_existing_run_folder_is_a_clear_error(tmp_path, capsys):
     assert code == 2
     assert "already exists" in capsys.readouterr().err
     assert [p.name for p in run_dir.iterdir()] == ["notes.txt"]
+
+
+def test_resume_needs_the_run_folder(capsys):
+    assert main(["train", "--resume"]) == 2
+    assert "--run-dir" in capsys.readouterr().err
 
 
 def test_bad_data_is_a_clear_error(tmp_path, capsys):
