@@ -13,7 +13,7 @@ import sys
 from keras_avl.version import __version__
 
 # Module names inside keras_avl.cli, in the order they appear in --help.
-COMMAND_MODULES = ("extract", "train", "evaluate", "compare", "localize")
+COMMAND_MODULES = ("extract", "train", "evaluate", "compare", "localize", "tune")
 
 
 def build_parser():

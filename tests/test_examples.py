@@ -1,0 +1,79 @@
+"""Every script in `examples/` runs at its `--tiny` size, so that none rots.
+
+Each example's `main(argv)` is run in this process on the embedded tiny
+dataset. Under TensorFlow, Keras' train/predict functions run eagerly here:
+tracing the model graph costs seconds per `fit` on a CPU, far more than the
+few tiny steps themselves (the graph path is what the other tests exercise).
+"""
+
+import runpy
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_avl.models import AVLConfig
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def tf_functions_eagerly():
+    """Runs `tf.function`s (Keras' train step included) eagerly under TensorFlow."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture(scope="module")
+def embedded_home(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_AVL_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
+
+
+def run_example(name, *argv):
+    main = runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name=f"example_{name}")["main"]
+    return main(["--tiny", *argv])
+
+
+def test_every_example_is_tested():
+    tested = {"supervised_fit", "weakly_supervised", "unsupervised_attention_maps",
+              "custom_model", "tuner_search"}
+    assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
+
+
+@pytest.mark.usefixtures("embedded_home", "tf_functions_eagerly")
+class TestExamples:
+    def test_supervised_fit(self):
+        assert 0.0 <= run_example("supervised_fit") <= 1.0
+
+    def test_weakly_supervised(self):
+        assert 0.0 <= run_example("weakly_supervised") <= 1.0
+
+    def test_unsupervised_attention_maps(self, tmp_path):
+        attention = run_example("unsupervised_attention_maps", "--out", str(tmp_path))
+        # lambda is a distribution over the regions of every segment.
+        np.testing.assert_allclose(attention.sum(axis=(-2, -1)), 1.0, rtol=1e-4)
+        pngs = sorted(tmp_path.glob("video*.png"))
+        assert len(pngs) == 3
+        assert all(path.read_bytes()[:8] == PNG_SIGNATURE for path in pngs)
+
+    def test_custom_model(self, tmp_path):
+        assert run_example("custom_model", "--out", str(tmp_path)) is True
+        assert (tmp_path / "event_detector.keras").is_file()
+
+    def test_tuner_search(self, tmp_path):
+        config = run_example("tuner_search", "--out", str(tmp_path))
+        assert isinstance(config, AVLConfig)
+        assert config.hidden in (8, 16)
+        assert len(list((tmp_path / "supervised").glob("trial_*"))) == 2

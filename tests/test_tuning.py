@@ -1,0 +1,152 @@
+"""`AVLHyperModel`, the search space checks and `keras-avl tune`."""
+
+import json
+
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_avl.cli.main import main
+from keras_avl.models import AVLConfig
+from keras_avl.tuning import AVLHyperModel, default_search_space, tune, validate_search_space
+from keras_avl.tuning.tune import BEST_CONFIG_FILE, REPORT_FILE, SETTINGS_FILE, TUNER_PROJECT
+from tests.test_examples import tf_functions_eagerly  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.multibackend
+
+# Small dims so that a trial builds and trains in seconds.
+TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
+            embed_dim=8, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4)
+FIXED = dict(embed_dim=8, mfb_output_dim=4, swab_units=4)
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"hiden": [4]}, r"Unknown hyperparameter\(s\) \['hiden'\]"),
+        ({"margin": [0.5]}, "only act in the unsupervised regime"),
+        ({"dropout": {"min": 0.0, "max": 1.5}}, r"dropout=1.5 is out of range"),
+        ({"hidden": [0, 8]}, r"hidden=0 is out of range"),
+        ({"hidden": [4.5]}, "takes integers"),
+        ({"hidden": {"min": 8, "max": 4}}, "needs min < max"),
+        ({"learning_rate": {"min": 0.0, "max": 0.1, "sampling": "log"}},
+         "out of range"),
+        ({"mfb_factor": {"min": 1, "max": 4, "sampling": "cubic"}}, "sampling"),
+        ({"fusion": {"min": 0, "max": 1}}, "takes a list of choices"),
+        ({"fusion": ["avfb", "gated"]}, r"fusion='gated' is out of range"),
+        ({"swab_units": []}, "non-empty list"),
+        ({}, "non-empty dict"),
+    ],
+)
+def test_bad_search_space_names_the_hyperparameter(space, message):
+    with pytest.raises(ValueError, match=message):
+        validate_search_space(space, "supervised")
+
+
+def test_default_search_space_covers_the_issue_list():
+    supervised = default_search_space("supervised")
+    assert set(supervised) == {
+        "mfb_factor", "mfb_output_dim", "embed_dim", "hidden", "swab_units",
+        "swab_pooling", "fusion", "dropout", "learning_rate",
+    }
+    assert set(default_search_space("unsupervised")) == set(supervised) | {"margin"}
+    # Every default bound is accepted by AVLConfig.
+    validate_search_space(default_search_space("unsupervised"), "unsupervised")
+
+
+def test_hypermodel_builds_the_trial_values():
+    space = {
+        "hidden": [4, 6],
+        "swab_units": [3, 5],
+        "swab_pooling": ["mean", "max"],
+        "mfb_factor": [2, 3],
+        "margin": {"min": 0.2, "max": 0.9, "step": 0.1},
+        "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+    }
+    hypermodel = AVLHyperModel("unsupervised", AVLConfig(**TINY), space)
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(hidden=6, swab_units=5, swab_pooling="max", mfb_factor=3,
+                     margin=0.4, learning_rate=2e-3)
+    config = hypermodel.config(hp)
+    assert (config.hidden, config.swab_units, config.swab_pooling, config.mfb_factor) == (
+        6, 5, "max", 3)
+    assert config.num_classes == 3 and config.grid == (2, 2)  # from the base
+    model = hypermodel.build(hp)
+    # The values reach the layers and the compiled loss, not only the config.
+    assert model.get_layer("visual_lstm").units == 6
+    swab = model.get_layer("visual_swab")
+    assert (swab.units, swab.pooling) == (5, "max")
+    assert model.get_layer("avfb").get_config()["mfb_factor"] == 3
+    assert model.loss.margin == pytest.approx(0.4)
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+def test_random_search_on_arrays_tries_values_of_the_space(tmp_path):
+    rng = np.random.default_rng(0)
+    x = {"visual": rng.random((8, 4, 2, 2, 8), dtype="float32"),
+         "audio": rng.random((8, 4, 6), dtype="float32")}
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, (8, 4))]
+    space = {"hidden": [3, 5, 7], "dropout": {"min": 0.0, "max": 0.4, "step": 0.2}}
+    tuner = keras_tuner.RandomSearch(
+        AVLHyperModel("supervised", AVLConfig(**TINY), space),
+        objective=keras_tuner.Objective("val_categorical_accuracy", "max"),
+        max_trials=2, seed=1, directory=str(tmp_path), project_name="arrays",
+    )
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=4, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert [trial.status for trial in trials] == ["COMPLETED", "COMPLETED"]
+    tried = [trial.hyperparameters.values for trial in trials]
+    assert tried[0] != tried[1]
+    for values in tried:
+        assert values["hidden"] in (3, 5, 7)
+        assert min(abs(values["dropout"] - v) for v in (0.0, 0.2, 0.4)) < 1e-9
+    scores = [trial.score for trial in trials]
+    assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+def test_tune_cli_writes_the_folder_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    directory = tmp_path / "search"
+    space_file = tmp_path / "space.json"
+    space_file.write_text(json.dumps({"hidden": [3, 5], "swab_pooling": ["mean", "max"]}))
+    argv = ["tune", "--regime", "weak", "--max-trials", "1", "--epochs", "1",
+            "--embedded-size", "tiny", "--directory", str(directory),
+            "--search-space", str(space_file), "--verbose", "0"]
+    argv += [f"--set={name}={value}" for name, value in FIXED.items()]
+    assert main(argv) == 0
+    assert {p.name for p in directory.iterdir()} >= {
+        SETTINGS_FILE, BEST_CONFIG_FILE, REPORT_FILE, TUNER_PROJECT}
+    first = json.loads((directory / TUNER_PROJECT / "trial_0" / "trial.json").read_text())
+    best = AVLConfig.from_json((directory / BEST_CONFIG_FILE).read_text())
+    assert (best.hidden, best.swab_pooling) == (
+        first["hyperparameters"]["values"]["hidden"],
+        first["hyperparameters"]["values"]["swab_pooling"])
+    assert (best.embed_dim, best.num_classes) == (8, 5)  # fixed, and from the data
+    report = (directory / REPORT_FILE).read_text()
+    assert "val_categorical_accuracy" in report and "keras-avl train --regime weak" in report
+
+    # The same search with more trials continues: trial 0 is kept, one more runs.
+    result = tune(directory, "weak", max_trials=2, epochs=1, embedded_size="tiny",
+                  search_space={"hidden": [3, 5], "swab_pooling": ["mean", "max"]},
+                  verbose=0, **FIXED)
+    assert result.trials_completed == 2
+    again = json.loads((directory / TUNER_PROJECT / "trial_0" / "trial.json").read_text())
+    assert again["score"] == first["score"]
+    scores = [json.loads(p.read_text())["score"]
+              for p in (directory / TUNER_PROJECT).glob("trial_*/trial.json")]
+    assert result.best_score == max(scores)
+    assert AVLConfig.from_json((directory / BEST_CONFIG_FILE).read_text()) == result.best_config
+
+    with pytest.raises(ValueError, match="other settings .*epochs"):
+        tune(directory, "weak", max_trials=2, epochs=3, embedded_size="tiny",
+             search_space={"hidden": [3, 5], "swab_pooling": ["mean", "max"]},
+             verbose=0, **FIXED)
+
+
+def test_tune_rejects_a_field_both_searched_and_fixed(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    with pytest.raises(ValueError, match=r"\['hidden'\] are both searched and fixed"):
+        tune(tmp_path, "supervised", embedded_size="tiny", search_space={"hidden": [4]},
+             hidden=8)
