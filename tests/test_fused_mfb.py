@@ -1,0 +1,333 @@
+"""Parity of `keras_avl.ops.fused_mfb` / `MFBPooling(fused=True)` with the
+reference `MFBPooling(fused=False)` path and with a NumPy transcription of
+eqs. 3-6: forward outputs, gradients w.r.t. every input and weight, mixed
+precision, all-zero regions, tiles that do not divide N, bad input.
+
+Features are drawn from [0, 1) like the post-ReLU VGG-19 / VGGish features the
+model reads; weights are Glorot-signed, so pooled values of both signs occur.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_avl.layers import MFBPooling
+from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
+
+BACKEND = keras.backend.backend()
+pytestmark = pytest.mark.skipif(
+    BACKEND not in SUPPORTED_BACKENDS, reason=f"fused_mfb does not run on {BACKEND}"
+)
+
+SEGMENTS, REGIONS, VISUAL_DIM, AUDIO_DIM, FACTOR, OUTPUT_DIM = 7, 5, 12, 6, 3, 4
+# float32: fused and reference differ only in summation order.
+FLOAT32_RTOL = 1e-5
+# Mixed precision: tolerance on outputs (relative to the largest magnitude)
+# between the fused and the reference path, both under the same policy.
+# Measured up to 3e-3 (float16) and 5e-3 (bfloat16) on CPU.
+MIXED_RTOL = {"mixed_float16": 1e-2, "mixed_bfloat16": 4e-2}
+
+
+def random_inputs(seed=0, segments=SEGMENTS, leading=None):
+    rng = np.random.default_rng(seed)
+    leading = leading or (segments,)
+    visual = rng.random(leading + (REGIONS, VISUAL_DIM), dtype="float32")
+    audio = rng.random(leading + (AUDIO_DIM,), dtype="float32")
+    return visual, audio
+
+
+def layer_pair(use_bias=False, dtype=None, seed=1, dropout=0.0):
+    """A reference and a fused MFBPooling with the same random weights."""
+    layers = [
+        MFBPooling(FACTOR, OUTPUT_DIM, use_bias=use_bias, fused=fused, dtype=dtype, dropout=dropout)
+        for fused in (False, True)
+    ]
+    rng = np.random.default_rng(seed)
+    weights = None
+    for layer in layers:
+        layer.build([(None, REGIONS, VISUAL_DIM), (None, AUDIO_DIM)])
+        if weights is None:
+            # Non-zero biases so that the bias terms are exercised too.
+            weights = [w + 0.1 * rng.standard_normal(w.shape).astype("float32") for w in layer.get_weights()]
+        layer.set_weights(weights)
+    return layers
+
+
+def numpy_mfb(visual, audio, weights):
+    """Eqs. 3-6 transcribed from SPEC.md in float64."""
+    visual, audio = visual.astype("float64"), audio.astype("float64")
+    w = {name: value.astype("float64") for name, value in weights.items()}
+    visual_proj = visual @ w["U"] + w.get("U_bias", 0.0)
+    audio_proj = audio @ w["V"] + w.get("V_bias", 0.0)
+    product = visual_proj * audio_proj[:, None, :]
+    pooled = product.reshape(product.shape[:-1] + (OUTPUT_DIM, FACTOR)).sum(-1)
+    powered = np.sign(pooled) * np.sqrt(np.abs(pooled) + 1e-12)
+    norm = np.sqrt((powered**2).sum(-1, keepdims=True))
+    normalized = powered / np.maximum(norm, 1e-12)
+    logits = normalized @ w["W_z"][:, 0] + w["b_z"][0]
+    attention = np.exp(logits - logits.max(-1, keepdims=True))
+    attention /= attention.sum(-1, keepdims=True)
+    return (attention[..., None] * visual).sum(-2), attention
+
+
+def named_weights(layer):
+    return {weight.name: np.asarray(weight.numpy()) for weight in layer.trainable_weights}
+
+
+def outputs_and_gradients(call, weights, visual, audio, cotangents):
+    """`call(weights, visual, audio)` -> (attended, attention), and the
+    gradients of sum(attended * c1) + sum(attention * c2) w.r.t. visual, audio
+    and each weight (a dict name -> array), as float32 NumPy arrays."""
+    names = sorted(weights)
+
+    def loss(values, visual, audio):
+        attended, attention = call(dict(zip(names, values)), visual, audio)
+        attended, attention = ops.cast(attended, "float32"), ops.cast(attention, "float32")
+        total = ops.sum(attended * cotangents[0]) + ops.sum(attention * cotangents[1])
+        return total, (attended, attention)
+
+    values = [ops.convert_to_tensor(weights[name]) for name in names]
+    visual, audio = ops.convert_to_tensor(visual), ops.convert_to_tensor(audio)
+    if BACKEND == "jax":
+        import jax
+
+        grads, outputs = jax.grad(loss, argnums=(0, 1, 2), has_aux=True)(values, visual, audio)
+        grads = (grads[1], grads[2], *grads[0])
+    else:
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch([visual, audio, *values])
+            total, outputs = loss(values, visual, audio)
+        grads = tape.gradient(total, [visual, audio, *values])
+    named = dict(zip(["visual", "audio", *names], grads))
+    to_numpy = lambda x: np.asarray(ops.convert_to_numpy(ops.cast(x, "float32")))
+    return [to_numpy(x) for x in outputs], {name: to_numpy(g) for name, g in named.items()}
+
+
+def layer_call(layer):
+    def call(weights, visual, audio):
+        values = [weights[weight.name] for weight in layer.trainable_weights]
+        outputs, _ = layer.stateless_call(values, [], [visual, audio])
+        return outputs
+
+    return call
+
+
+def op_call(tile_size):
+    def call(weights, visual, audio):
+        return fused_mfb(
+            visual,
+            audio,
+            weights["U"],
+            weights["V"],
+            weights["W_z"],
+            weights["b_z"],
+            weights.get("U_bias"),
+            weights.get("V_bias"),
+            tile_size=tile_size,
+        )
+
+    return call
+
+
+def assert_close(actual, expected, rtol, what):
+    """|actual - expected| <= rtol * max|expected| elementwise (the scale of
+    the whole tensor, since gradients of the softmax can be ~0 anywhere)."""
+    scale = max(float(np.max(np.abs(expected))), 1e-30)
+    error = float(np.max(np.abs(actual - expected)))
+    assert error <= rtol * scale, f"{what}: max error {error:.3g} > {rtol} * {scale:.3g}"
+
+
+def assert_gradients_close(grads, expected_grads):
+    for name, expected in expected_grads.items():
+        assert np.all(np.isfinite(grads[name])), name
+        if name == "b_z":
+            # The softmax over regions ignores a shared shift: d/db_z is 0 up
+            # to rounding in both paths; compare on the scale of d/dW_z.
+            scale = float(np.max(np.abs(expected_grads["W_z"])))
+            assert float(np.max(np.abs(grads[name]))) <= FLOAT32_RTOL * scale
+        else:
+            assert_close(grads[name], expected, FLOAT32_RTOL, f"d/d{name}")
+
+
+def cotangents_for(visual, seed=2):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.standard_normal(visual.shape[:-2] + (VISUAL_DIM,)).astype("float32"),
+        rng.standard_normal(visual.shape[:-1]).astype("float32"),
+    )
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_forward_matches_numpy_transcription(use_bias):
+    visual, audio = random_inputs()
+    _, fused_layer = layer_pair(use_bias)
+    attended, attention = fused_layer([visual, audio])
+    expected_attended, expected_attention = numpy_mfb(visual, audio, named_weights(fused_layer))
+    assert_close(np.asarray(attended), expected_attended, FLOAT32_RTOL, "attended")
+    assert_close(np.asarray(attention), expected_attention, FLOAT32_RTOL, "attention")
+
+
+@pytest.mark.parametrize(
+    "use_bias, tile_size",
+    [(False, None), (True, None), (False, 3), (True, 2), (False, 100)],
+    ids=["auto-tile", "bias-auto-tile", "tile3-of-7", "bias-tile2-of-7", "tile-larger-than-N"],
+)
+def test_gradients_match_reference(use_bias, tile_size):
+    visual, audio = random_inputs()
+    visual[3, 1] = 0.0  # an all-zero region
+    reference, fused_layer = layer_pair(use_bias)
+    weights = named_weights(reference)
+    cotangents = cotangents_for(visual)
+    expected_outputs, expected_grads = outputs_and_gradients(
+        layer_call(reference), weights, visual, audio, cotangents
+    )
+    fused_call = layer_call(fused_layer) if tile_size is None else op_call(tile_size)
+    outputs, grads = outputs_and_gradients(fused_call, weights, visual, audio, cotangents)
+    assert set(grads) == {"visual", "audio", *weights}
+    for name, output, expected in zip(("attended", "attention"), outputs, expected_outputs):
+        assert_close(output, expected, FLOAT32_RTOL, name)
+    assert_gradients_close(grads, expected_grads)
+
+
+def test_all_zero_segments_give_finite_gradients():
+    visual, audio = random_inputs()
+    visual[2] = 0.0  # every region of segment 2
+    audio[2] = 0.0
+    visual[4, :, :] = 0.0  # regions zero, audio not
+    reference, fused_layer = layer_pair()
+    weights = named_weights(reference)
+    cotangents = cotangents_for(visual)
+    expected_outputs, expected_grads = outputs_and_gradients(
+        layer_call(reference), weights, visual, audio, cotangents
+    )
+    outputs, grads = outputs_and_gradients(layer_call(fused_layer), weights, visual, audio, cotangents)
+    np.testing.assert_allclose(outputs[1][2], np.full(REGIONS, 1.0 / REGIONS), rtol=1e-6)
+    assert_gradients_close(grads, expected_grads)
+
+
+def test_leading_dimensions_are_flattened_and_restored():
+    visual, audio = random_inputs(leading=(2, 3))
+    reference, fused_layer = layer_pair()
+    for fused, expected in zip(fused_layer([visual, audio]), reference([visual, audio])):
+        assert tuple(fused.shape) == tuple(expected.shape)
+        assert_close(np.asarray(fused), np.asarray(expected), FLOAT32_RTOL, "output")
+
+
+@pytest.mark.parametrize("policy", sorted(MIXED_RTOL))
+def test_mixed_precision_matches_reference(policy):
+    visual, audio = random_inputs()
+    reference, fused_layer = layer_pair(dtype=policy)
+    weights = named_weights(reference)
+    cotangents = cotangents_for(visual)
+    compute = policy.split("_")[1]
+    low_visual, low_audio = visual.astype(compute), audio.astype(compute)
+    expected_outputs, _ = outputs_and_gradients(
+        layer_call(reference), weights, low_visual, low_audio, cotangents
+    )
+    outputs, grads = outputs_and_gradients(
+        layer_call(fused_layer), weights, low_visual, low_audio, cotangents
+    )
+    attended, attention = fused_layer([low_visual, low_audio])
+    assert keras.backend.standardize_dtype(attended.dtype) == compute
+    assert keras.backend.standardize_dtype(attention.dtype) == compute
+    for name, output, expected in zip(("attended", "attention"), outputs, expected_outputs):
+        assert_close(output, expected, MIXED_RTOL[policy], name)
+    for name, grad in grads.items():
+        assert np.all(np.isfinite(grad)), name
+
+
+def test_active_dropout_runs_the_reference_path():
+    visual, audio = random_inputs()
+    weights = named_weights(layer_pair()[0])
+    layers = []
+    for fused in (False, True):
+        keras.utils.set_random_seed(3)  # the same dropout masks in both
+        layer = MFBPooling(FACTOR, OUTPUT_DIM, dropout=0.5, fused=fused)
+        layer.build([visual.shape, audio.shape])
+        layer.set_weights([weights[w.name] for w in layer.weights])
+        layers.append(layer)
+    expected = np.asarray(layers[0]([visual, audio], training=True)[1])
+    trained = np.asarray(layers[1]([visual, audio], training=True)[1])
+    np.testing.assert_array_equal(trained, expected)
+    assert not np.allclose(trained, np.asarray(layers[1]([visual, audio])[1]))
+
+
+def test_unsupported_backend_falls_back_or_raises(monkeypatch):
+    visual, audio = random_inputs()
+    reference, fused_layer = layer_pair()
+    expected = np.asarray(reference([visual, audio])[1])
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    np.testing.assert_array_equal(np.asarray(fused_layer([visual, audio])[1]), expected)
+    with pytest.raises(ValueError, match="backends .* current Keras backend is 'torch'"):
+        op_call(None)(named_weights(reference), visual, audio)
+
+
+def test_config_round_trip_and_keras_file(tmp_path):
+    layer = MFBPooling(FACTOR, OUTPUT_DIM, fused=False)
+    assert MFBPooling.from_config(layer.get_config()).fused is False
+    assert MFBPooling(FACTOR, OUTPUT_DIM).get_config()["fused"] is True
+    visual_in = keras.Input((REGIONS, VISUAL_DIM))
+    audio_in = keras.Input((AUDIO_DIM,))
+    outputs = MFBPooling(FACTOR, OUTPUT_DIM, name="mfb")([visual_in, audio_in])
+    model = keras.Model([visual_in, audio_in], list(outputs))
+    visual, audio = random_inputs()
+    expected = model.predict([visual, audio], verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.get_layer("mfb").fused is True
+    for got, want in zip(loaded.predict([visual, audio], verbose=0), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_trains_in_a_compiled_model():
+    """model.fit compiles the train step (XLA on TF by default) around the
+    fused op with a dynamic batch; the loss must fall like the reference's."""
+    visual, audio = random_inputs(segments=16)
+    target = np.random.default_rng(4).random((16, VISUAL_DIM), dtype="float32")
+    losses = []
+    for fused in (False, True):
+        keras.utils.set_random_seed(5)
+        visual_in = keras.Input((REGIONS, VISUAL_DIM))
+        audio_in = keras.Input((AUDIO_DIM,))
+        attended, _ = MFBPooling(FACTOR, OUTPUT_DIM, fused=fused)([visual_in, audio_in])
+        model = keras.Model([visual_in, audio_in], attended)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        history = model.fit([visual, audio], target, batch_size=6, epochs=2, verbose=0, shuffle=False)
+        losses.append(history.history["loss"])
+    # SGD at a large rate amplifies float rounding a little over the steps.
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-3)
+    assert losses[1][-1] < losses[1][0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: dict(t, audio=t["audio"][:-1]), "same N"),
+        (lambda t: dict(t, visual=t["visual"][0]), "`visual` must have rank 3"),
+        (lambda t: dict(t, visual=t["visual"].astype("int32")), "floating-point `visual`"),
+        (lambda t: dict(t, audio=t["audio"].astype("float16")), "same dtype"),
+        (lambda t: dict(t, U=t["U"][:-1]), "U must have d_v rows"),
+        (lambda t: dict(t, V=t["V"][:, :-1]), "same width"),
+        (lambda t: dict(t, W_z=np.ones((5, 1), "float32")), "p dividing"),
+        (lambda t: dict(t, U_bias=t["U"][0]), "both `U_bias` and `V_bias`"),
+        (lambda t: dict(t, tile_size=0), "`tile_size` must be a positive integer"),
+    ],
+    ids=["N", "rank", "int", "dtypes", "U-rows", "V-width", "W_z", "one-bias", "tile"],
+)
+def test_bad_input_raises_a_clear_error(change, message):
+    visual, audio = random_inputs()
+    rng = np.random.default_rng(6)
+    width = FACTOR * OUTPUT_DIM
+    tensors = dict(
+        visual=visual,
+        audio=audio,
+        U=rng.random((VISUAL_DIM, width), dtype="float32"),
+        V=rng.random((AUDIO_DIM, width), dtype="float32"),
+        W_z=rng.random((OUTPUT_DIM, 1), dtype="float32"),
+        b_z=np.zeros(1, "float32"),
+    )
+    with pytest.raises(ValueError, match=message):
+        fused_mfb(**change(tensors))
