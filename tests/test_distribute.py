@@ -58,6 +58,8 @@ def _fit(model, x, y):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
+        # Eager steps: tracing costs far more than these few tiny steps.
+        tf.config.run_functions_eagerly(True)
         data = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
         history = model.fit(data, epochs=EPOCHS, verbose=0)
     else:
@@ -150,6 +152,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.multibackend
 def test_mirrored_on_two_devices_equals_one_device(tmp_path):
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     out_path = tmp_path / "mirrored.npz"

@@ -1,0 +1,87 @@
+"""`--mixed-precision`: the policy choice, and models that train with finite
+loss under it while the delicate parts stay float32."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_avl.losses.gram_triplet_loss import normalized_gram
+from keras_avl.models import AVLConfig, build_model, inference_model
+from keras_avl.numerics import safe_l2_normalize, signed_sqrt
+from keras_avl.precision import mixed_precision_policy_name, precision_policy
+from tests.test_examples import tf_functions_eagerly  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.multibackend
+
+TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
+            embed_dim=8, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4)
+
+
+def _data(regime, rng):
+    x = {"visual": rng.random((8, 4, 2, 2, 8), dtype="float32"),
+         "audio": rng.random((8, 4, 6), dtype="float32")}
+    if regime == "unsupervised":
+        x["audio_negative"] = rng.random((8, 4, 6), dtype="float32")
+        return x, np.zeros(8, "float32")
+    if regime == "weak":
+        return x, np.eye(3, dtype="float32")[rng.integers(0, 3, 8)]
+    return x, np.eye(3, dtype="float32")[rng.integers(0, 3, (8, 4))]
+
+
+def test_policy_is_float16_on_gpu_and_bfloat16_on_cpu_and_is_restored():
+    assert mixed_precision_policy_name(gpu=True) == "mixed_float16"
+    assert mixed_precision_policy_name(gpu=False) == "mixed_bfloat16"
+    with precision_policy(False) as name:
+        assert name == "float32"
+    with precision_policy(True, gpu=False) as name:
+        assert keras.mixed_precision.dtype_policy().name == name == "mixed_bfloat16"
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_delicate_numerics_compute_in_float32(dtype):
+    x = keras.ops.cast(np.array([[[0.0, 3e-5], [-2e-5, 1e-6]]], "float32"), dtype)
+    for result in (signed_sqrt(x), safe_l2_normalize(x), normalized_gram(x)):
+        assert keras.backend.standardize_dtype(result.dtype) == "float32"
+        assert np.isfinite(keras.ops.convert_to_numpy(result)).all()
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+@pytest.mark.parametrize("regime, gpu", [("supervised", False), ("unsupervised", False),
+                                         ("supervised", True)])
+def test_trains_with_finite_loss_under_the_policy(regime, gpu):
+    rng = np.random.default_rng(0)
+    x, y = _data(regime, rng)
+    with precision_policy(True, gpu=gpu) as name:
+        model = build_model(AVLConfig(**TINY), regime)
+    compute_dtype = name.removeprefix("mixed_")
+    assert model.get_layer("avfb").compute_dtype == compute_dtype
+    assert model.get_layer("avfb").variable_dtype == "float32"
+    if name == "mixed_float16":  # Keras scales the loss against float16 underflow
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    history = model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in model.weights)
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+def test_mixed_outputs_match_float32_with_the_same_weights():
+    rng = np.random.default_rng(1)
+    x, _ = _data("supervised", rng)
+    reference = build_model(AVLConfig(**TINY), "supervised")
+    with precision_policy(True, gpu=False):
+        mixed = build_model(AVLConfig(**TINY), "supervised")
+    mixed.set_weights(reference.get_weights())
+    expected = inference_model(reference)(x)
+    outputs = inference_model(mixed)(x)
+    probabilities = keras.ops.convert_to_numpy(outputs["segment_probabilities"])
+    # The classifier's softmax is float32 under the policy.
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    # bfloat16 keeps 8 bits of mantissa: agreement to a few 1e-2.
+    for key in ("segment_probabilities", "spatial_attention", "segment_attention"):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(keras.ops.cast(outputs[key], "float32")),
+            keras.ops.convert_to_numpy(expected[key]),
+            atol=3e-2,
+        )
