@@ -170,6 +170,8 @@ def _check_shapes(shapes):
         else:
             if visual[0] is not None and audio[0] is not None and visual[0] != audio[0]:
                 problems.append("`visual` and `audio` must have the same N")
+            if visual[0] == 0:
+                problems.append("N must be at least 1")
             if U[0] != visual[2]:
                 problems.append("U must have d_v rows (visual.shape[-1])")
             if V[0] != audio[1]:
@@ -197,7 +199,9 @@ def _compiled_attention(backend, tile_size):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(attention, jit_compile=True)
+        # No autograph: the body is plain tensor code (Python loops over static
+        # sizes only).
+        return tf.function(attention, jit_compile=True, autograph=False)
     import jax
 
     return jax.jit(attention)

@@ -306,6 +306,7 @@ def test_trains_in_a_compiled_model():
     "change, message",
     [
         (lambda t: dict(t, audio=t["audio"][:-1]), "same N"),
+        (lambda t: dict(t, visual=t["visual"][:0], audio=t["audio"][:0]), "at least 1"),
         (lambda t: dict(t, visual=t["visual"][0]), "`visual` must have rank 3"),
         (lambda t: dict(t, visual=t["visual"].astype("int32")), "floating-point `visual`"),
         (lambda t: dict(t, audio=t["audio"].astype("float16")), "same dtype"),
@@ -315,7 +316,7 @@ def test_trains_in_a_compiled_model():
         (lambda t: dict(t, U_bias=t["U"][0]), "both `U_bias` and `V_bias`"),
         (lambda t: dict(t, tile_size=0), "`tile_size` must be a positive integer"),
     ],
-    ids=["N", "rank", "int", "dtypes", "U-rows", "V-width", "W_z", "one-bias", "tile"],
+    ids=["N", "no-segments", "rank", "int", "dtypes", "U-rows", "V-width", "W_z", "one-bias", "tile"],
 )
 def test_bad_input_raises_a_clear_error(change, message):
     visual, audio = random_inputs()
