@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import json
 import os
+from pathlib import Path
 
 from keras_avl.validation import check_choice, check_positive_int
 
@@ -123,8 +124,30 @@ def is_chief(environ=None):
     environ = os.environ if environ is None else environ
     if not environ.get("TF_CONFIG"):
         return True
-    task = read_tf_config(environ)["task"]
+    return _is_chief_task(read_tf_config(environ)["task"])
+
+
+def _is_chief_task(task):
     return task["type"] == "chief" or task["index"] == 0
+
+
+def worker_folder(path, environ=None):
+    """Where this process writes a run: `path` on the chief (worker 0), and
+    `<path>.worker<i>` on worker i > 0 of a multi-worker cluster, which trains
+    in lockstep and keeps its own copy (so that both resume alike).
+
+    Example:
+
+    >>> environ = {"TF_CONFIG": '{"cluster": {"worker": ["a:1", "b:2"]}, '
+    ...            '"task": {"type": "worker", "index": 1}}'}
+    >>> worker_folder("runs/sup", environ).name
+    'sup.worker1'
+    """
+    path = Path(path)
+    task = read_tf_config(environ)["task"]
+    if _is_chief_task(task):
+        return path
+    return path.with_name(f"{path.name}.worker{task['index']}")
 
 
 def split_cpu_devices(count):

@@ -2,9 +2,9 @@
 
 Device configuration must happen before TensorFlow / JAX start, so every
 training check runs this file as a script in a fresh process
-(`python tests/test_distribute.py KIND OUT.npz`): it trains a small supervised
-model from the same initial weights once on one device and once distributed,
-and saves both; the tests compare them.
+(`python tests/test_distribute.py KIND OUT_DIR`): it runs `keras-avl train
+--distribute KIND` on the embedded tiny dataset and, on the chief, the same
+command on one device; the tests compare the two run folders.
 """
 
 import json
@@ -23,86 +23,49 @@ from keras_avl.distribute import (
     distribution_scope,
     is_chief,
     read_tf_config,
+    worker_folder,
 )
 
-GLOBAL_BATCH = 8
-EPOCHS = 2
+# The whole tiny training split (24 videos) in one global batch: the data
+# pipeline's per-epoch shuffle then only permutes the batch, which leaves its
+# mean gradient unchanged. (Keras' distributed `fit` opens one extra iterator
+# to learn the input shapes, which advances `make_dataset`'s shuffle by one
+# epoch; with smaller batches the two runs would see other batches.)
+GLOBAL_BATCH = 24
 TIMEOUT_S = 240
+# Tiny sizes; no dropout, as replicas would draw other masks than one device.
+SETTINGS = dict(hidden=4, embed_dim=8, mfb_output_dim=4, swab_units=4, dropout=0,
+                mfb_dropout=0)
 
 
-def _small_data():
-    rng = np.random.default_rng(0)
-    x = {
-        "visual": rng.random((16, 4, 2, 2, 8), dtype="float32"),
-        "audio": rng.random((16, 4, 6), dtype="float32"),
-    }
-    y = np.eye(3, dtype="float32")[rng.integers(0, 3, (16, 4))]
-    return x, y
-
-
-def _small_model():
-    from keras_avl.models import AVLConfig, build_supervised
-
-    # No dropout: replicas would draw different masks than one device.
-    config = AVLConfig(
-        num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
-        embed_dim=8, mfb_factor=2, mfb_output_dim=4, mfb_dropout=0.0, hidden=4,
-        swab_units=4, dropout=0.0, learning_rate=1e-2,
-    )
-    return build_supervised(config)
-
-
-def _fit(model, x, y):
+def _worker(kind, out_dir):
+    """`keras-avl train --distribute KIND`, then (chief) the same on one device."""
     import keras
 
+    from keras_avl.cli.main import main
+    from keras_avl.distribute import split_cpu_devices
+
+    if kind == "mirrored":
+        split_cpu_devices(2)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         # Eager steps: tracing costs far more than these few tiny steps.
         tf.config.run_functions_eagerly(True)
-        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
-        history = model.fit(data, epochs=EPOCHS, verbose=0)
-    else:
-        history = model.fit(
-            x, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0
-        )
-    return history.history["loss"]
-
-
-def _worker(kind, out_path):
-    """Trains distributed, then on one device from the same start; saves both."""
-    import keras
-
-    from keras_avl.distribute import split_cpu_devices
-
-    if kind == "mirrored":
-        split_cpu_devices(2)
-    keras.utils.set_random_seed(0)
-    x, y = _small_data()
-    with distribution_scope(kind) as replicas:
-        model = _small_model()
-        initial = model.get_weights()
-        distributed_loss = _fit(model, x, y)
-    distributed = model.get_weights()
-    single = _small_model()
-    single.set_weights(initial)
-    single_loss = _fit(single, x, y)
+    command = ["train", "--regime", "supervised", "--embedded-size", "tiny",
+               "--epochs", "2", "--batch-size", str(GLOBAL_BATCH),
+               "--learning-rate", "0.01", "--verbose", "0"]
+    command += [f"--set={name}={value}" for name, value in SETTINGS.items()]
+    out_dir = Path(out_dir)
+    assert main(command + ["--distribute", kind, "--run-dir", str(out_dir / "distributed")]) == 0
     if is_chief():
-        np.savez(
-            out_path,
-            replicas=replicas,
-            distributed_loss=distributed_loss,
-            single_loss=single_loss,
-            **{f"distributed_{i}": w for i, w in enumerate(distributed)},
-            **{f"single_{i}": w for i, w in enumerate(single.get_weights())},
-            **{f"initial_{i}": w for i, w in enumerate(initial)},
-        )
+        assert main(command + ["--run-dir", str(out_dir / "single")]) == 0
 
 
-def _run_worker(kind, out_path, env_updates):
+def _run_worker(kind, out_dir, env_updates):
     env = dict(os.environ, **env_updates)
     return subprocess.Popen(
-        [sys.executable, __file__, kind, str(out_path)],
+        [sys.executable, __file__, kind, str(out_dir)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -124,22 +87,28 @@ def _wait(processes):
     return outputs
 
 
-def _check_equal_training(out_path, replicas):
-    result = np.load(out_path)
-    assert int(result["replicas"]) == replicas
-    count = sum(1 for key in result.files if key.startswith("single_") and key[7:].isdigit())
-    assert count > 0
-    moved = 0.0
-    for i in range(count):
-        np.testing.assert_allclose(
-            result[f"distributed_{i}"], result[f"single_{i}"], rtol=1e-4, atol=5e-5
-        )
-        moved = max(moved, np.abs(result[f"single_{i}"] - result[f"initial_{i}"]).max())
-    # Training did move the weights, so the equality above is not vacuous.
-    assert moved > 1e-3
-    np.testing.assert_allclose(
-        result["distributed_loss"], result["single_loss"], rtol=1e-4
-    )
+def _check_equal_training(out_dir, distribute):
+    import keras
+
+    from keras_avl.models import build_model
+    from keras_avl.runs import load_run
+
+    distributed, single = load_run(out_dir / "distributed"), load_run(out_dir / "single")
+    assert distributed.training["distribute"] == distribute
+    assert "distribute" not in single.training
+    keras.utils.set_random_seed(single.training["seed"])  # as `train` seeds
+    initial = build_model(single.model_config, "supervised").get_weights()
+    trained = single.load_model().get_weights()
+    # Training moved the weights, so the equality below is not vacuous.
+    assert max(np.abs(w - w0).max() for w, w0 in zip(trained, initial)) > 1e-3
+    for w_distributed, w_single in zip(distributed.load_model().get_weights(), trained):
+        np.testing.assert_allclose(w_distributed, w_single, rtol=1e-4, atol=5e-5)
+
+    def losses(run):
+        history = json.loads((run.path / "metrics.json").read_text())["history"]
+        return [epoch["loss"] for epoch in history]
+
+    np.testing.assert_allclose(losses(distributed), losses(single), rtol=1e-4)
 
 
 def _free_ports(count):
@@ -155,12 +124,11 @@ def _free_ports(count):
 @pytest.mark.multibackend
 def test_mirrored_on_two_devices_equals_one_device(tmp_path):
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    out_path = tmp_path / "mirrored.npz"
-    env = {"KERAS_BACKEND": backend}
+    env = {"KERAS_BACKEND": backend, "KERAS_AVL_HOME": str(tmp_path / "home")}
     if backend == "jax":
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    _wait([_run_worker("mirrored", out_path, env)])
-    _check_equal_training(out_path, replicas=2)
+    _wait([_run_worker("mirrored", tmp_path, env)])
+    _check_equal_training(tmp_path, "mirrored")
 
 
 @pytest.mark.skipif(
@@ -168,14 +136,14 @@ def test_mirrored_on_two_devices_equals_one_device(tmp_path):
     reason="MultiWorkerMirroredStrategy is TensorFlow's",
 )
 def test_two_workers_on_loopback_equal_one_device(tmp_path):
-    out_path = tmp_path / "multiworker.npz"
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = [
         _run_worker(
             "multiworker",
-            out_path,
+            tmp_path,
             {
                 "KERAS_BACKEND": "tensorflow",
+                "KERAS_AVL_HOME": str(tmp_path / "home"),
                 "TF_CONFIG": json.dumps(
                     {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}
                 ),
@@ -184,7 +152,21 @@ def test_two_workers_on_loopback_equal_one_device(tmp_path):
         for i in range(2)
     ]
     _wait(processes)
-    _check_equal_training(out_path, replicas=2)
+    _check_equal_training(tmp_path, "multiworker")
+    # Worker 1 trained in lockstep and kept its own copy of the run.
+    assert (tmp_path / "distributed.worker1" / "best.keras").is_file()
+
+
+def test_train_multiworker_without_cluster_writes_nothing(tmp_path, monkeypatch, capsys):
+    from keras_avl.cli.main import main
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    run_dir = tmp_path / "run"
+    code = main(["train", "--regime", "supervised", "--distribute", "multiworker",
+                 "--run-dir", str(run_dir)])
+    assert code == 2
+    assert "TF_CONFIG" in capsys.readouterr().err
+    assert not run_dir.exists()
 
 
 def test_multiworker_without_cluster_says_what_to_set():
@@ -207,13 +189,15 @@ def test_bad_cluster_description_is_named(tf_config, message):
         read_tf_config({"TF_CONFIG": tf_config})
 
 
-def test_only_worker_zero_is_chief():
+def test_only_worker_zero_is_chief_and_others_write_their_own_folder():
     def config(index):
         return {"TF_CONFIG": json.dumps(
             {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": index}}
         )}
 
     assert is_chief({}) and is_chief(config(0)) and not is_chief(config(1))
+    assert worker_folder("runs/sup", config(0)) == Path("runs/sup")
+    assert worker_folder("runs/sup", config(1)) == Path("runs/sup.worker1")
 
 
 def test_unknown_distribution_and_uneven_batch_are_rejected():

@@ -85,3 +85,27 @@ def test_mixed_outputs_match_float32_with_the_same_weights():
             keras.ops.convert_to_numpy(expected[key]),
             atol=3e-2,
         )
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+def test_train_mixed_precision_records_and_saves_the_policy(tmp_path, monkeypatch):
+    import json
+
+    from keras_avl.cli.main import main
+    from keras_avl.runs import load_run
+
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    run_dir = tmp_path / "run"
+    argv = ["train", "--regime", "unsupervised", "--embedded-size", "tiny", "--epochs", "1",
+            "--batch-size", "8", "--mixed-precision", "--run-dir", str(run_dir),
+            "--verbose", "0"]
+    argv += [f"--set={name}={value}" for name, value in
+             dict(hidden=4, embed_dim=8, mfb_output_dim=4, swab_units=4).items()]
+    assert main(argv) == 0
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # restored
+    run = load_run(run_dir)
+    assert run.training["mixed_precision"] is True
+    expected = mixed_precision_policy_name()
+    assert run.load_model().get_layer("avfb").dtype_policy.name == expected
+    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    assert np.isfinite([epoch["loss"] for epoch in history]).all()

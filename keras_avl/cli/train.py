@@ -81,7 +81,8 @@ def run(args):
         raise ValueError("--resume needs the --run-dir of the interrupted run.")
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
-                    verbose=args.verbose, **training_kwargs(args))
+                    verbose=args.verbose, distribute=args.distribute,
+                    mixed_precision=args.mixed_precision, **training_kwargs(args))
     print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")
     print(f"Next: keras-avl evaluate {trained.path}")
     return 0
@@ -106,5 +107,13 @@ def register(subparsers):
                         help="continue the interrupted run in --run-dir")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="0 silent, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--distribute", default="none",
+                        choices=("none", "mirrored", "multiworker"),
+                        help="data-parallel training: mirrored = all local devices "
+                        "(tf.distribute.MirroredStrategy, or keras.distribution.DataParallel "
+                        "on JAX); multiworker = tf.distribute.MultiWorkerMirroredStrategy, "
+                        "cluster from TF_CONFIG; --batch-size is the global batch")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     add_training_arguments(parser)
     parser.set_defaults(func=run)

@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 
 from keras_avl.data import embedded_default, load_ave, make_dataset
+from keras_avl.distribute import (
+    DISTRIBUTIONS,
+    check_global_batch,
+    distribution_scope,
+    worker_folder,
+)
 from keras_avl.models import REGIMES, AVLConfig, VARIANTS, build_model, variant_config
+from keras_avl.precision import precision_policy
 from keras_avl.runs import (
     BEST_MODEL_FILE,
     LOGS_DIR,
@@ -86,6 +93,8 @@ def train(
     embedded_size="small",
     steps_per_epoch=None,
     validation_steps=None,
+    distribute="none",
+    mixed_precision=False,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -110,6 +119,12 @@ def train(
         embedded_size: the embedded default's size when `data` is None.
         steps_per_epoch, validation_steps: limit the batches per epoch (quick
             checks, benchmarks); default: every video of the split.
+        distribute: `"none"`, `"mirrored"` (all local devices) or
+            `"multiworker"` (TensorFlow; cluster from `TF_CONFIG`; worker i > 0
+            writes `<run_dir>.worker<i>`); see `keras_avl.distribute`.
+            `batch_size` is the global batch.
+        mixed_precision: float16 on GPU / bfloat16 on CPU, the delicate parts
+            in float32 (`keras_avl.precision`).
         **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
 
     Returns:
@@ -130,6 +145,8 @@ def train(
     from keras_avl.training.callbacks import BestCheckpoint, RunMetrics, monitored_best
 
     run_dir = Path(run_dir)
+    if check_choice("distribute", distribute, DISTRIBUTIONS) == "multiworker":
+        run_dir = worker_folder(run_dir)
     if resume:
         run = load_run(run_dir)
         for name, value in (("regime", regime), ("variant", variant if variant != "paper" else None)):
@@ -157,6 +174,10 @@ def train(
                             ("validation_steps", validation_steps)):
             if steps is not None:
                 training[name] = check_positive_int(name, steps)
+        if distribute != "none":
+            training["distribute"] = distribute
+        if mixed_precision:
+            training["mixed_precision"] = True
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -168,36 +189,39 @@ def train(
     settings = run.training
     monitor, mode = MONITORS[run.regime]
     keras.utils.set_random_seed(settings["seed"])
-    # Built before the run folder is written: an invalid variant/regime pair
-    # leaves nothing behind.
-    model = build_model(run.model_config, run.regime)
-    if not resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        run.save_config()
-    train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
-                              seed=settings["seed"])
-    val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
-                            seed=settings["seed"])
-    metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
-    fit_callbacks = [
-        # Before the backup: an epoch whose backup was not written is redone.
-        BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
-                       monitored_best(history, monitor, mode)),
-        metrics,
-        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
-        keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR)),
-        *callbacks,
-    ]
-    model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=settings["epochs"],
-        steps_per_epoch=settings.get("steps_per_epoch"),
-        validation_steps=settings.get("validation_steps"),
-        callbacks=fit_callbacks,
-        verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself, once per epoch
-    )
+    with distribution_scope(settings.get("distribute", "none")) as replicas, \
+            precision_policy(settings.get("mixed_precision", False)):
+        check_global_batch(settings["batch_size"], replicas)
+        # Built before the run folder is written: an invalid variant/regime pair
+        # leaves nothing behind.
+        model = build_model(run.model_config, run.regime)
+        if not resume:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            run.save_config()
+        train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
+                                  seed=settings["seed"])
+        val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
+                                seed=settings["seed"])
+        metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
+        fit_callbacks = [
+            # Before the backup: an epoch whose backup was not written is redone.
+            BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
+                           monitored_best(history, monitor, mode)),
+            metrics,
+            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
+            keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR)),
+            *callbacks,
+        ]
+        model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=settings["epochs"],
+            steps_per_epoch=settings.get("steps_per_epoch"),
+            validation_steps=settings.get("validation_steps"),
+            callbacks=fit_callbacks,
+            verbose=verbose,
+            shuffle=False,  # the dataset shuffles itself, once per epoch
+        )
     metrics.completed = True
     metrics.write()
     return run
