@@ -6,6 +6,8 @@ A thin shell over `keras_avl.tuning.tune`.
 import json
 from pathlib import Path
 
+from keras_avl.cli.train import reports_errors
+
 DEFAULT_DIRECTORY = "runs/tune-{regime}"
 
 
@@ -25,6 +27,7 @@ def read_search_space(path):
         raise ValueError(f"Search space file {path} is not valid JSON: {error}") from error
 
 
+@reports_errors
 def run(args):
     from keras_avl.cli.train import parse_overrides
     from keras_avl.tuning import tune
