@@ -100,6 +100,7 @@ def main():
     )
 
     k = args.frames_per_segment
+    started = environment()  # the load average before the run
     folder = Path(tempfile.mkdtemp(prefix="bench_extract_"))
     clips = [folder / "videos" / f"clip{i}.mp4" for i in range(args.clips)]
     clips[0].parent.mkdir()
@@ -140,7 +141,8 @@ def main():
     assert len(report.extracted) == args.clips, report
     result = {
         "benchmark": "extract",
-        **environment(),
+        **started,
+        "load_average_at_end": list(os.getloadavg()),
         "pyav": av.__version__,
         "clip": {"seconds": SECONDS, "width": args.width, "height": args.height, "fps": args.fps,
                  "audio": "AAC 44.1 kHz stereo", "frames_per_segment": k,

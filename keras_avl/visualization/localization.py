@@ -15,6 +15,7 @@ Unsupervised runs have no classifier: only maps (and alpha) are written.
 
 import dataclasses
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,7 @@ def localize_video(run, video, out, extractor, frames_per_segment=16, start=0, a
         class_names=run_class_names(run),
         out=out,
     )
-    _write(result, video, frames_per_segment=1, alpha=alpha, colormap=colormap)
+    _write(result, video, alpha=alpha, colormap=colormap)
     return result
 
 
@@ -158,7 +159,7 @@ def _first(batch):
     return None if batch is None else np.asarray(batch[0])
 
 
-def _write(result, video, frames_per_segment, alpha, colormap):
+def _write(result, video, alpha, colormap):
     out = result.out
     atomic_write_text(out / SEGMENTS_FILE, result.table())
     arrays = {"spatial_attention": result.spatial_attention, "mask": result.mask}
@@ -169,9 +170,9 @@ def _write(result, video, frames_per_segment, alpha, colormap):
     np.savez(buffer, **arrays)
     with atomic_path(out / ATTENTION_FILE) as tmp:
         tmp.write_bytes(buffer.getvalue())
-    # The middle frame of each segment, at the video's own size.
+    # The middle frame of each segment (k = 1), at the video's own size.
     segments = len(result.mask)
-    frames = [f[0] for f, _ in iter_segment_frames(video, frames_per_segment, None, result.start)]
+    frames = [f[0] for f, _ in itertools.islice(iter_segment_frames(video, 1, None, result.start), segments)]
     frames = np.stack((frames + [np.zeros_like(frames[0])] * segments)[:segments])
     titles = []
     for row in result.rows():
