@@ -2,7 +2,9 @@
 
 import sys
 
-HELP = "Extract AVE features (VGG-19 pool5, VGGish) of videos into the AVE layout."
+from keras_avl.cli.train import reports_errors
+
+HELP = "extract AVE features (VGG-19 pool5, VGGish) of videos into the AVE layout"
 
 
 def add_backbone_arguments(parser):
@@ -46,28 +48,23 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
+@reports_errors
 def run(args):
     from keras_avl.features import ExtractionSettings, extract_dataset, parse_shard
 
     try:
         split = tuple(float(x) for x in args.split.split(","))
     except ValueError:
-        print(f"keras-avl extract: error: --split must be three numbers like 0.8,0.1,0.1; "
-              f"received {args.split!r}.", file=sys.stderr)
-        return 2
-    try:
-        settings = ExtractionSettings(
-            segments=args.segments, frames_per_segment=args.frames_per_segment, start=args.start,
-            windows=args.windows, min_segments=args.min_segments, visual_weights=args.visual_weights,
-            vggish_weights=args.vggish_weights, embedding_relu=not args.no_embedding_relu,
-        )
-        report = extract_dataset(
-            args.inputs, args.out, settings, shard=parse_shard(args.shard), annotations=args.annotations,
-            split=split, seed=args.seed, progress=not args.quiet, batch_size=args.batch_size,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"keras-avl extract: error: {error}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--split must be three numbers like 0.8,0.1,0.1; received {args.split!r}.")
+    settings = ExtractionSettings(
+        segments=args.segments, frames_per_segment=args.frames_per_segment, start=args.start,
+        windows=args.windows, min_segments=args.min_segments, visual_weights=args.visual_weights,
+        vggish_weights=args.vggish_weights, embedding_relu=not args.no_embedding_relu,
+    )
+    report = extract_dataset(
+        args.inputs, args.out, settings, shard=parse_shard(args.shard), annotations=args.annotations,
+        split=split, seed=args.seed, progress=not args.quiet, batch_size=args.batch_size,
+    )
     print(f"extracted {len(report.extracted)}, already done {len(report.resumed)}, "
           f"skipped {len(report.skipped)} (reasons in {args.out}/skipped.tsv)")
     if report.assembled:

@@ -1,12 +1,12 @@
 """`keras-avl localize`: a trained run on a video -> events and heatmaps
 (`keras_avl.visualization.localize_video`)."""
 
-import sys
 from pathlib import Path
 
 from keras_avl.cli.extract import add_backbone_arguments
+from keras_avl.cli.train import reports_errors
 
-HELP = "Run a trained model on a video: per-segment events, a heatmap strip (PNG) and an overlay MP4."
+HELP = "run a trained model on a video: per-segment events, a heatmap strip (PNG), an overlay MP4"
 
 
 def register(subparsers):
@@ -20,24 +20,21 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
+@reports_errors
 def run(args):
     from keras_avl.features import FeatureExtractor
     from keras_avl.runs import load_run
     from keras_avl.visualization import localize_video
 
     out = Path(args.out) if args.out else Path(args.run) / "localize" / Path(args.video).stem
-    try:
-        run_folder = load_run(args.run)
-        if not Path(args.video).is_file():
-            raise FileNotFoundError(f"Video file {args.video} does not exist (or is not a file).")
-        extractor = FeatureExtractor(
-            args.visual_weights, args.vggish_weights, not args.no_embedding_relu, args.batch_size
-        )
-        result = localize_video(run_folder, args.video, out, extractor,
-                                args.frames_per_segment, args.start, args.alpha)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"keras-avl localize: error: {error}", file=sys.stderr)
-        return 2
+    run_folder = load_run(args.run)
+    if not Path(args.video).is_file():
+        raise FileNotFoundError(f"Video file {args.video} does not exist (or is not a file).")
+    extractor = FeatureExtractor(
+        args.visual_weights, args.vggish_weights, not args.no_embedding_relu, args.batch_size
+    )
+    result = localize_video(run_folder, args.video, out, extractor,
+                            args.frames_per_segment, args.start, args.alpha)
     print(result.table(), end="")
     print(f"wrote {out}/segments.tsv, attention.npz, heatmaps.png, overlay.mp4")
     return 0

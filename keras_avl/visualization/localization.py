@@ -130,6 +130,8 @@ def localize_video(run, video, out, extractor, frames_per_segment=16, start=0, a
     from keras_avl.models import inference_model
     from keras_avl.runs import Run, load_run
 
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"`alpha` (the heatmap's opacity) must be in [0, 1]; received alpha={alpha!r}.")
     run = run if isinstance(run, Run) else load_run(run)
     _check_run_features(run)
     video, out = Path(video), Path(out)
