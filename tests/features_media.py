@@ -19,11 +19,13 @@ def bar_column(index, frames, width):
 
 
 def make_video(path, seconds=4, fps=10, size=(64, 48), tone=440.0, audio="tone",
-               sample_rate=22050, channels="stereo"):
-    """Writes an H.264 (+ AAC) MP4. `audio` is "tone", "silence" or None."""
+               sample_rate=22050, channels="stereo", faststart=False):
+    """Writes an H.264 (+ AAC) MP4. `audio` is "tone", "silence" or None;
+    `faststart` puts the index before the data (as streamed files do)."""
     width, height = size
     frames = int(seconds * fps)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         sound = None
@@ -51,9 +53,10 @@ def make_video(path, seconds=4, fps=10, size=(64, 48), tone=440.0, audio="tone",
     return path
 
 
-def make_truncated(path, source):
-    """A copy of `source` cut to its first 3000 bytes (no index: unreadable)."""
-    path.write_bytes(source.read_bytes()[:3000])
+def make_truncated(path, source, size=3000):
+    """A copy of `source` cut to its first `size` bytes (by default the index
+    of a file written without faststart is lost: unreadable)."""
+    path.write_bytes(source.read_bytes()[:size])
     return path
 
 

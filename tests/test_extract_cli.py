@@ -25,8 +25,8 @@ ARGS = ["--segments", str(T), "--frames-per-segment", "1", "--visual-weights", "
 SETTINGS = ExtractionSettings(segments=T, frames_per_segment=1, visual_weights="random",
                               vggish_weights="random")
 USABLE = ["a", "b", "short"]
-SKIPPED = {"broken": "unsupported or corrupt container", "mute": "no audio stream",
-           "silent": "silent audio"}
+SKIPPED = {"broken": "unsupported or corrupt container", "cut": "truncated",
+           "mute": "no audio stream", "silent": "silent audio"}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,8 @@ def collection(tmp_path_factory):
     make_video(folder / "mute.mp4", seconds=4, audio=None)
     make_video(folder / "silent.mp4", seconds=4, audio="silence")
     make_truncated(folder / "broken.mp4", folder / "a.mp4")
+    streamed = make_video(folder.parent / "streamed.mp4", seconds=4, faststart=True)
+    make_truncated(folder / "cut.mp4", streamed, streamed.stat().st_size // 2)
     (folder / "notes.txt").write_text("not a video, and not a video suffix\n")
     annotations = folder.parent / "videos_annotations.txt"
     annotations.write_text("".join(
@@ -59,7 +61,7 @@ def sharded(collection, tmp_path_factory):
     out = tmp_path_factory.mktemp("extracted") / "ave"
     codes = [main(["extract", str(folder), "--out", str(out), "--shard", "0/2",
                    "--annotations", str(annotations)] + ARGS)]
-    after_first = sorted(os.listdir(out))
+    after_first = sorted(os.listdir(out)), sorted(os.listdir(out / "parts"))
     codes.append(main(["extract", str(folder), "--out", str(out), "--shard", "1/2",
                        "--annotations", str(annotations)] + ARGS))
     return out, codes, after_first
@@ -71,12 +73,15 @@ def leftovers(folder):
 
 
 def test_first_shard_waits_for_the_others(sharded):
-    out, codes, after_first = sharded
+    out, codes, (folder_after_first, parts_after_first) = sharded
     assert codes == [0, 0]
-    assert "visual_feature.h5" not in after_first and "parts" in after_first
-    # Sorted ids a, b, broken, mute, short, silent: shard 0 took a, broken, short.
+    # Nothing assembled while shard 1's videos are pending.
+    assert folder_after_first == ["extraction.json", "parts"]
+    # Sorted ids a, b, broken, cut, mute, short, silent: shard 0 took every
+    # other one from a, shard 1 the rest.
+    assert parts_after_first == ["a.npz", "broken.skipped", "mute.skipped", "silent.skipped"]
     assert sorted(p.name for p in (out / "parts").iterdir()) == sorted(
-        ["a.npz", "b.npz", "short.npz", "broken.skipped", "mute.skipped", "silent.skipped"])
+        ["a.npz", "b.npz", "short.npz"] + [f"{name}.skipped" for name in SKIPPED])
 
 
 def test_ave_layout_shapes_and_masks(sharded):

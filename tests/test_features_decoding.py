@@ -21,6 +21,9 @@ def videos(tmp_path_factory):
         "silent": make_video(folder / "silent.mp4", seconds=4, audio="silence"),
     }
     paths["truncated"] = make_truncated(folder / "truncated.mp4", paths["four"])
+    # Index first, data cut in half: the header still declares 4 s.
+    streamed = make_video(folder / "streamed.mp4", seconds=4, faststart=True)
+    paths["cut_tail"] = make_truncated(folder / "cut_tail.mp4", streamed, streamed.stat().st_size // 2)
     paths["text"] = folder / "notes.mp4"
     paths["text"].write_text("not a video\n")
     return paths
@@ -83,6 +86,7 @@ def test_start_skips_seconds(videos):
         ("mute", "no audio stream"),
         ("silent", "silent audio"),
         ("truncated", "unsupported or corrupt container"),
+        ("cut_tail", "truncated"),
         ("text", "unsupported or corrupt container"),
     ],
 )

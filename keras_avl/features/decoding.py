@@ -15,6 +15,9 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 FRAME_SIZE = (224, 224)
+# A video whose frames end this much before the duration its header declares
+# was cut short (an interrupted download): its tail is missing, not silent.
+TRUNCATION_TOLERANCE = 1.0
 # File name suffixes taken as videos when a folder is scanned.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts")
 
@@ -79,7 +82,9 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
     video) are zeros, so that sample i is at time i / sample_rate.
 
     Raises:
-        UnusableVideoError: no audio stream, or undecodable audio.
+        UnusableVideoError: no audio stream, undecodable audio, or audio that
+            ends more than `TRUNCATION_TOLERANCE` s before the duration the
+            header declares ("truncated").
 
     Example:
 
@@ -95,23 +100,43 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
         # Channels are averaged as VGGish does (np.mean over channels), not
         # down-mixed by FFmpeg (which scales stereo by 1/sqrt(2) per channel).
         resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sample_rate)
-        chunks, offset = [], None
+        chunks, offset, failure = [], None, None
         try:
             for frame in container.decode(stream):
                 if offset is None:
                     offset = max(0.0, float(frame.time or 0.0) - media_origin(container))
                 chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
-            chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
         except av.error.FFmpegError as error:
-            raise UnusableVideoError(path, "corrupt audio", str(error)) from error
+            failure = error  # judged below: a lost tail is "truncated"
+        chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
+        declared = _declared_duration(container, stream)
     lead = np.zeros(int(round((offset or 0.0) * sample_rate)), np.float32)
-    return np.concatenate([lead] + chunks).astype(np.float32)
+    audio = np.concatenate([lead] + chunks).astype(np.float32)
+    decoded = audio.size / sample_rate
+    if declared is not None and decoded < declared - TRUNCATION_TOLERANCE:
+        raise UnusableVideoError(
+            path, "truncated",
+            f"the audio stream declares {declared:.2f} s, decodes to {decoded:.2f} s"
+            + (f"; FFmpeg: {failure}" if failure else ""),
+        )
+    if failure is not None and not audio.any():
+        raise UnusableVideoError(path, "corrupt audio", str(failure))
+    return audio
 
 
 def media_origin(container):
     """Time 0 of the clip in stream time: the container's start (the earliest
     stream), so that audio and video stay aligned when one starts later."""
     return (container.start_time or 0) / 1e6  # AV_TIME_BASE units
+
+
+def _declared_duration(container, stream):
+    """The video stream's duration from the file's header, in seconds."""
+    if stream.duration is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1e6  # AV_TIME_BASE units
+    return None
 
 
 def iter_segment_frames(path, frames_per_segment, frame_size=FRAME_SIZE, first_segment=0):
@@ -130,7 +155,9 @@ def iter_segment_frames(path, frames_per_segment, frame_size=FRAME_SIZE, first_s
         first_segment: the first segment to yield.
 
     Raises:
-        UnusableVideoError: no video stream, or corrupt video data.
+        UnusableVideoError: no video stream, corrupt video data, or frames
+            that end more than `TRUNCATION_TOLERANCE` s before the duration
+            the header declares (a truncated file).
 
     Example:
 
@@ -169,6 +196,12 @@ def iter_segment_frames(path, frames_per_segment, frame_size=FRAME_SIZE, first_s
             raise UnusableVideoError(path, "corrupt video data", str(error)) from error
         if previous is None:
             raise UnusableVideoError(path, "corrupt video data", "no frame could be decoded")
+        declared = _declared_duration(container, stream)
+        if declared is not None and covered_until < declared - TRUNCATION_TOLERANCE:
+            raise UnusableVideoError(
+                path, "truncated",
+                f"the video stream declares {declared:.2f} s, its frames end at {covered_until:.2f} s",
+            )
         # The tail: targets up to the end of the video show the last frame.
         while segment + (len(sampled) + 0.5) / frames_per_segment < covered_until:
             sampled.append(to_array(previous))
@@ -208,8 +241,8 @@ def read_clips(
 
     Raises:
         FileNotFoundError: `path` does not exist.
-        UnusableVideoError: corrupt, no video stream, no audio stream, silent
-            audio, or too short.
+        UnusableVideoError: corrupt or truncated, no video stream, no audio
+            stream, silent audio, or too short.
 
     Example:
 
