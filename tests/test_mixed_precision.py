@@ -11,8 +11,6 @@ from keras_avl.numerics import safe_l2_normalize, signed_sqrt
 from keras_avl.precision import mixed_precision_policy_name, precision_policy
 from tests.test_examples import tf_functions_eagerly  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.multibackend
-
 TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
             embed_dim=8, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4)
 
@@ -28,6 +26,7 @@ def _data(regime, rng):
     return x, np.eye(3, dtype="float32")[rng.integers(0, 3, (8, 4))]
 
 
+@pytest.mark.multibackend
 def test_policy_is_float16_on_gpu_and_bfloat16_on_cpu_and_is_restored():
     assert mixed_precision_policy_name(gpu=True) == "mixed_float16"
     assert mixed_precision_policy_name(gpu=False) == "mixed_bfloat16"
@@ -38,6 +37,7 @@ def test_policy_is_float16_on_gpu_and_bfloat16_on_cpu_and_is_restored():
     assert keras.mixed_precision.dtype_policy().name == "float32"
 
 
+@pytest.mark.multibackend
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_delicate_numerics_compute_in_float32(dtype):
     x = keras.ops.cast(np.array([[[0.0, 3e-5], [-2e-5, 1e-6]]], "float32"), dtype)
@@ -47,8 +47,11 @@ def test_delicate_numerics_compute_in_float32(dtype):
 
 
 @pytest.mark.usefixtures("tf_functions_eagerly")
-@pytest.mark.parametrize("regime, gpu", [("supervised", False), ("unsupervised", False),
-                                         ("supervised", True)])
+@pytest.mark.parametrize("regime, gpu", [
+    pytest.param("supervised", False, marks=pytest.mark.multibackend),
+    ("unsupervised", False),
+    ("supervised", True),
+])
 def test_trains_with_finite_loss_under_the_policy(regime, gpu):
     rng = np.random.default_rng(0)
     x, y = _data(regime, rng)
@@ -64,6 +67,7 @@ def test_trains_with_finite_loss_under_the_policy(regime, gpu):
     assert all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in model.weights)
 
 
+@pytest.mark.multibackend
 @pytest.mark.usefixtures("tf_functions_eagerly")
 def test_mixed_outputs_match_float32_with_the_same_weights():
     rng = np.random.default_rng(1)

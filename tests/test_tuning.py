@@ -12,14 +12,13 @@ from keras_avl.tuning import AVLHyperModel, default_search_space, tune, validate
 from keras_avl.tuning.tune import BEST_CONFIG_FILE, REPORT_FILE, SETTINGS_FILE, TUNER_PROJECT
 from tests.test_examples import tf_functions_eagerly  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.multibackend
-
 # Small dims so that a trial builds and trains in seconds.
 TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
             embed_dim=8, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4)
 FIXED = dict(embed_dim=8, mfb_output_dim=4, swab_units=4)
 
 
+@pytest.mark.multibackend
 @pytest.mark.parametrize(
     "space, message",
     [
@@ -43,6 +42,7 @@ def test_bad_search_space_names_the_hyperparameter(space, message):
         validate_search_space(space, "supervised")
 
 
+@pytest.mark.multibackend
 def test_default_search_space_covers_the_issue_list():
     supervised = default_search_space("supervised")
     assert set(supervised) == {
@@ -54,6 +54,7 @@ def test_default_search_space_covers_the_issue_list():
     validate_search_space(default_search_space("unsupervised"), "unsupervised")
 
 
+@pytest.mark.multibackend
 def test_hypermodel_builds_the_trial_values():
     space = {
         "hidden": [4, 6],
