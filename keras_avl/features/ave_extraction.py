@@ -60,7 +60,8 @@ class ExtractionSettings:
         windows: cut long videos into consecutive T-second windows.
         min_segments: fewest valid segments a clip needs.
         visual_weights: `"imagenet"`, a VGG-19 weights file or `"random"`.
-        vggish_weights: `vggish_model.ckpt`, a `.weights.h5` file or `"random"`.
+        vggish_weights: `vggish_model.ckpt`, a `.weights.h5` file or `"random"`
+            (required by `FeatureExtractor`).
         embedding_relu: ReLU on the VGGish embedding.
     """
 
@@ -70,7 +71,7 @@ class ExtractionSettings:
     windows: bool = False
     min_segments: int = 1
     visual_weights: str = "imagenet"
-    vggish_weights: str = "random"
+    vggish_weights: str = None
     embedding_relu: bool = True
 
     def to_dict(self):

@@ -17,7 +17,7 @@ class FeatureExtractor:
         visual_weights: `"imagenet"`, a VGG-19 no-top weights file, or
             `"random"` / None (random weights, for tests and benchmarks).
         vggish_weights: `vggish_model.ckpt` / a `.weights.h5` file, or
-            `"random"` / None.
+            `"random"` (required: there is no download for VGGish).
         embedding_relu: ReLU on the VGGish embedding (AVE's features have it).
         batch_size: frames per VGG-19 forward pass.
 
@@ -30,7 +30,14 @@ class FeatureExtractor:
     ((10, 7, 7, 512), (10, 128))
     """
 
-    def __init__(self, visual_weights="imagenet", vggish_weights=None, embedding_relu=True, batch_size=32):
+    def __init__(self, visual_weights, vggish_weights, embedding_relu=True, batch_size=32):
+        if vggish_weights is None:
+            raise ValueError(
+                "`vggish_weights` is required: vggish_model.ckpt of the AudioSet release "
+                "(https://storage.googleapis.com/audioset/vggish_model.ckpt), a .weights.h5 "
+                "file, or 'random' (tests only); received None."
+            )
+
         def weights(value):
             return None if value in (None, RANDOM_WEIGHTS) else value
 
