@@ -9,13 +9,13 @@ with plain `model.fit`, saves to `.keras` and loads back with the same outputs.
     python examples/custom_model.py --tiny --out detector/
 """
 
-import argparse
 from pathlib import Path
 
 import keras
 import numpy as np
+from example_setup import example_arguments, fit_settings, load_example_data
 
-from keras_avl.data import embedded_default, load_ave, make_dataset
+from keras_avl.data import make_dataset
 from keras_avl.layers import AVFBLayer, SWABLayer
 
 
@@ -41,22 +41,14 @@ def event_targets(inputs, segment_labels):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="AVE-layout folder (default: embedded dataset)")
-    parser.add_argument("--tiny", action="store_true", help="tiny data and model")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", default="event_detector", help="folder for the model")
-    args = parser.parse_args(argv)
-
-    keras.utils.set_random_seed(0)
-    data = load_ave(args.data or embedded_default("tiny" if args.tiny else "small"))
+    args = example_arguments(__doc__, out="event_detector").parse_args(argv)
+    data = load_example_data(args)
     model = event_detector(data.segments, data.grid, data.visual_dim, data.audio_dim,
                            width=8 if args.tiny else 64)
-    batch_size = 16 if args.tiny else 64
+    batch_size, epochs = fit_settings(args)
     train = make_dataset(data, "train", "supervised", batch_size).map(event_targets)
     val = make_dataset(data, "val", "supervised", batch_size).map(event_targets)
-    model.fit(train, validation_data=val, epochs=args.epochs or (1 if args.tiny else 10),
-              verbose=2)
+    model.fit(train, validation_data=val, epochs=epochs, verbose=2)
 
     path = Path(args.out) / "event_detector.keras"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,28 +8,17 @@ the command line, with a resumable folder, `best_config.json` and a report.)
     python examples/tuner_search.py --tiny --out search/
 """
 
-import argparse
-
-import keras
 import keras_tuner
+from example_setup import example_arguments, example_config, fit_settings, load_example_data
 
-from keras_avl.data import embedded_default, load_ave, make_dataset
-from keras_avl.models import AVLConfig
+from keras_avl.data import make_dataset
 from keras_avl.tuning import AVLHyperModel
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="AVE-layout folder (default: embedded dataset)")
-    parser.add_argument("--tiny", action="store_true", help="tiny data, model and search")
-    parser.add_argument("--out", default="tuner_search", help="the tuner's folder")
-    args = parser.parse_args(argv)
-
-    keras.utils.set_random_seed(0)
-    data = load_ave(args.data or embedded_default("tiny" if args.tiny else "small"))
-    base = AVLConfig(**data.model_config_kwargs())
-    if args.tiny:
-        base = base.replace(embed_dim=8, mfb_output_dim=8)
+    args = example_arguments(__doc__, out="tuner_search").parse_args(argv)
+    data = load_example_data(args)
+    base = example_config(data, args)  # what the search leaves alone
     # Lists are choices; dicts are ranges (Int or Float after the field's type).
     search_space = {
         "hidden": [8, 16] if args.tiny else [64, 128, 256],
@@ -45,11 +34,11 @@ def main(argv=None):
         directory=args.out,
         project_name="supervised",  # rerunning resumes this search
     )
-    batch_size = 16 if args.tiny else 64
+    batch_size, epochs = fit_settings(args)
     tuner.search(
         make_dataset(data, "train", "supervised", batch_size),
         validation_data=make_dataset(data, "val", "supervised", batch_size),
-        epochs=1 if args.tiny else 5,
+        epochs=epochs,
         verbose=2,
     )
     best = tuner.get_best_hyperparameters(1)[0]

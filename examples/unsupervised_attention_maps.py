@@ -9,14 +9,13 @@ ground-truth sounding region in white) and scores the pointing game.
     python examples/unsupervised_attention_maps.py --tiny --out maps/
 """
 
-import argparse
 from pathlib import Path
 
-import keras
 import numpy as np
+from example_setup import example_arguments, example_config, fit_settings, load_example_data
 
-from keras_avl.data import embedded_default, load_ave, make_dataset
-from keras_avl.models import AVLConfig, build_unsupervised, inference_model
+from keras_avl.data import make_dataset
+from keras_avl.models import build_unsupervised, inference_model
 from keras_avl.training.metrics import pointing_game
 from keras_avl.visualization import save_heatmap_strip
 
@@ -24,26 +23,17 @@ PIXELS_PER_CELL = 16
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="AVE-layout folder (default: embedded dataset)")
-    parser.add_argument("--tiny", action="store_true", help="tiny data and model")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", default="attention_maps", help="folder for the PNGs")
+    parser = example_arguments(__doc__, out="attention_maps")
     parser.add_argument("--videos", type=int, default=3, help="test videos to draw")
     args = parser.parse_args(argv)
+    data = load_example_data(args)
+    model = build_unsupervised(example_config(data, args))  # + audio_negative input
 
-    keras.utils.set_random_seed(0)
-    data = load_ave(args.data or embedded_default("tiny" if args.tiny else "small"))
-    config = AVLConfig(**data.model_config_kwargs())
-    if args.tiny:
-        config = config.replace(embed_dim=8, mfb_output_dim=8, hidden=8, swab_units=8)
-    model = build_unsupervised(config)  # inputs: visual, audio, audio_negative
-
-    batch_size = 16 if args.tiny else 64
-    model.fit(
+    batch_size, epochs = fit_settings(args)
+    model.fit(  # no labels: the pipeline pairs each video with another's audio
         make_dataset(data, "train", "unsupervised", batch_size),
         validation_data=make_dataset(data, "val", "unsupervised", batch_size),
-        epochs=args.epochs or (1 if args.tiny else 10),
+        epochs=epochs,
         verbose=2,
     )
 

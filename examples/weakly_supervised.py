@@ -8,35 +8,24 @@ are scored against the segment labels the model never saw.
     python examples/weakly_supervised.py --tiny
 """
 
-import argparse
-
-import keras
 import numpy as np
+from example_setup import example_arguments, example_config, fit_settings, load_example_data
 
-from keras_avl.data import embedded_default, load_ave, make_dataset
-from keras_avl.models import AVLConfig, build_weakly_supervised, inference_model
+from keras_avl.data import make_dataset
+from keras_avl.models import build_weakly_supervised, inference_model
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="AVE-layout folder (default: embedded dataset)")
-    parser.add_argument("--tiny", action="store_true", help="tiny data and model")
-    parser.add_argument("--epochs", type=int, default=None)
-    args = parser.parse_args(argv)
+    args = example_arguments(__doc__).parse_args(argv)
+    data = load_example_data(args)
+    model = build_weakly_supervised(example_config(data, args))  # output (B, C)
 
-    keras.utils.set_random_seed(0)
-    data = load_ave(args.data or embedded_default("tiny" if args.tiny else "small"))
-    config = AVLConfig(**data.model_config_kwargs())
-    if args.tiny:
-        config = config.replace(embed_dim=8, mfb_output_dim=8, hidden=8, swab_units=8)
-    model = build_weakly_supervised(config)  # output: video probabilities (B, C)
-
-    batch_size = 16 if args.tiny else 64
+    batch_size, epochs = fit_settings(args)
     # The "weak" pipeline yields video labels and adds the noisy videos to train.
     model.fit(
         make_dataset(data, "train", "weak", batch_size),
         validation_data=make_dataset(data, "val", "weak", batch_size),
-        epochs=args.epochs or (1 if args.tiny else 10),
+        epochs=epochs,
         verbose=2,
     )
 
