@@ -162,7 +162,7 @@ def iter_segment_frames(path, frames_per_segment, frame_size=FRAME_SIZE, first_s
     Example:
 
     >>> frames, covered = next(iter_segment_frames("clip.mp4", 4))  # doctest: +SKIP
-    >>> frames.shape
+    >>> frames.shape  # doctest: +SKIP
     (4, 224, 224, 3)
     """
     import av
@@ -247,7 +247,7 @@ def read_clips(
     Example:
 
     >>> clip = next(read_clips("clip.mp4", segments=10, frames_per_segment=4))  # doctest: +SKIP
-    >>> clip.frames.shape, clip.audio.shape, clip.mask.shape
+    >>> clip.frames.shape, clip.audio.shape, clip.mask.shape  # doctest: +SKIP
     ((10, 4, 224, 224, 3), (10, 16000), (10,))
     """
     from keras_avl.validation import check_positive_int
