@@ -58,7 +58,7 @@ def check_backend_installed(environ=None):
             if extra
             else f"pip install {BACKEND_MODULES[backend]}"
         )
-        raise ModuleNotFoundError(
+        raise ValueError(
             f"KERAS_BACKEND={backend!r} but the package "
             f"{BACKEND_MODULES[backend]!r} is not installed: run `{how}`, or set "
             "KERAS_BACKEND to an installed backend (tensorflow or jax)."

@@ -151,3 +151,26 @@ def test_tune_rejects_a_field_both_searched_and_fixed(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"\['hidden'\] are both searched and fixed"):
         tune(tmp_path, "supervised", embedded_size="tiny", search_space={"hidden": [4]},
              hidden=8)
+
+
+def test_tune_cli_with_a_backend_not_installed_says_what_to_do(monkeypatch, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here")
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert main(["tune", "--regime", "supervised"]) == 2
+    assert "pip install torch" in capsys.readouterr().err
+
+
+def test_tune_cli_bad_search_space_file_is_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    space_file = tmp_path / "space.json"
+    space_file.write_text('{"hidden": [4], "dropout": {"min": 0.0, "max": 1.5}}')
+    argv = ["tune", "--regime", "supervised", "--embedded-size", "tiny",
+            "--search-space", str(space_file), "--directory", str(tmp_path / "s")]
+    assert main(argv) == 2
+    assert "dropout=1.5 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists() and not (tmp_path / "s").exists()
+    assert main(argv[:-4] + ["--search-space", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json not found" in capsys.readouterr().err

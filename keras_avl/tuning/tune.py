@@ -30,7 +30,7 @@ from keras_avl.models import REGIMES, AVLConfig
 from keras_avl.precision import precision_policy
 from keras_avl.training.train import MONITORS, resolve_data
 from keras_avl.tuning.hypermodel import AVLHyperModel
-from keras_avl.tuning.search_space import default_search_space
+from keras_avl.tuning.search_space import default_search_space, validate_search_space
 from keras_avl.validation import check_choice, check_positive_int
 
 SETTINGS_FILE = "tune.json"
@@ -218,6 +218,8 @@ def tune(
                 f"Hyperparameter(s) {both} are both searched and fixed; remove them "
                 "from the search space or from the fixed fields (CLI: --set)."
             )
+        # Bad names and bounds fail before any data is generated or read.
+        validate_search_space(search_space, regime)
     dataset, folder = resolve_data(data, embedded_size)
     base_config = AVLConfig(
         **dataset.model_config_kwargs(), learning_rate=learning_rate
