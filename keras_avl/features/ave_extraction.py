@@ -211,6 +211,8 @@ def extract_dataset(
                     windows=settings.windows, min_segments=settings.min_segments,
                 ))
             except UnusableVideoError as error:
+                # A new line, so as not to continue the progress bar's line.
+                print(f"{chr(10) if bar else ''}skipped {error}", file=sys.stderr)
                 _write_skip(parts, path, error.reason, str(error))
                 report.skipped.append((str(path), error.reason))
             else:
@@ -238,7 +240,6 @@ def _part(parts, path, suffix):
 
 
 def _write_skip(parts, path, reason, message):
-    print(f"skipped {message}", file=sys.stderr)
     atomic_write_text(_part(parts, path, ".skipped"), f"{path}\t{reason}\t{message}\n")
 
 
