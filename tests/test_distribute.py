@@ -210,6 +210,22 @@ def test_unknown_distribution_and_uneven_batch_are_rejected():
     assert check_global_batch(8, 2) == 8
 
 
+def test_even_batches_trim_uneven_batches_for_jax_only():
+    import tensorflow as tf
+
+    from keras_avl.distribute import even_batches
+
+    rows = np.arange(11, dtype="float32")
+    data = tf.data.Dataset.from_tensor_slices(({"audio": rows[:, None]}, rows)).batch(4)
+    trimmed = list(even_batches(data, 3, backend="jax"))
+    # 4, 4, 3 rows -> 3, 3, 3: the first rows of each batch, inputs and targets alike.
+    assert [list(y.numpy()) for _, y in trimmed] == [[0, 1, 2], [4, 5, 6], [8, 9, 10]]
+    assert all((x["audio"].numpy()[:, 0] == y.numpy()).all() for x, y in trimmed)
+    assert [len(y) for _, y in even_batches(data.rebatch(5), 3, backend="jax")] == [3, 3]
+    assert even_batches(data, 3, backend="tensorflow") is data
+    assert even_batches(data, 1, backend="jax") is data
+
+
 def test_missing_backend_says_what_to_install():
     missing = next(
         (name for name in ("torch", "jax", "tensorflow") if not _installed(name)), None

@@ -20,6 +20,7 @@ from keras_avl.distribute import (
     DISTRIBUTIONS,
     check_global_batch,
     distribution_scope,
+    even_batches,
     worker_folder,
 )
 from keras_avl.models import REGIMES, AVLConfig, VARIANTS, build_model, variant_config
@@ -202,6 +203,7 @@ def train(
                                   seed=settings["seed"])
         val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
                                 seed=settings["seed"])
+        train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
             # Before the backup: an epoch whose backup was not written is redone.
