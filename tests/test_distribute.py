@@ -210,6 +210,17 @@ def test_unknown_distribution_and_uneven_batch_are_rejected():
     assert check_global_batch(8, 2) == 8
 
 
+@pytest.mark.multibackend
+def test_multiworker_on_jax_says_to_use_tensorflow():
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("the JAX backend's answer")
+    with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
+        with distribution_scope("multiworker"):
+            pass
+
+
 def test_even_batches_trim_uneven_batches_for_jax_only():
     import tensorflow as tf
 
