@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -65,8 +66,12 @@ def environment():
 
         versions.update(jax=jax.__version__, jaxlib=jaxlib.__version__)
         accelerators = [str(d) for d in jax.devices() if d.platform != "cpu"]
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=os.path.dirname(__file__)
+    ).stdout.strip()
     return {
         "backend": backend,
+        "commit": commit or None,
         "device": {
             "cpu": cpu_model,
             "cpu_cores": os.cpu_count(),

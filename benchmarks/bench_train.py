@@ -76,7 +76,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--batch", type=int, default=64, help="videos per step")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per model")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model")
     parser.add_argument("--only", nargs="*", help="names of variants to run (default all)")
     args = parser.parse_args(argv)
