@@ -140,3 +140,26 @@ def test_bad_shapes_are_rejected(rng, visual_shape, audio_shape, message):
 def test_bad_arguments_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AVFBLayer(**kwargs)
+
+
+def test_graph_mode_with_unknown_batch_keeps_regions_static(rng):
+    """tf.data batches have an unknown batch size in graph mode; S must stay
+    static for MFB (regression: the fused kernel failed on S = None)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("graph tracing with unknown dimensions is TensorFlow's")
+    import tensorflow as tf
+
+    visual, audio = _inputs(rng)
+    layer = AVFBLayer(**SMALL)
+    expected = [_numpy(x) for x in layer([visual, audio])]
+    traced = tf.function(
+        lambda v, a: layer([v, a]),
+        input_signature=[
+            tf.TensorSpec((None, T, H, W, DV), "float32"),
+            tf.TensorSpec((None, T, DA), "float32"),
+        ],
+    )
+    for got, want in zip(traced(visual, audio), expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)

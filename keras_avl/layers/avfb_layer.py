@@ -119,7 +119,9 @@ class AVFBLayer(keras.layers.Layer):
     def call(self, inputs, training=None):
         visual, audio = inputs
         shape = ops.shape(visual)
-        visual = ops.reshape(visual, (shape[0], shape[1], -1, shape[-1]))
+        if len(shape) == 5:
+            # Static H * W keeps S known in graph mode (the fused MFB tiles on it).
+            visual = ops.reshape(visual, (-1, shape[1], shape[2] * shape[3], shape[4]))
         regions = ops.shape(visual)[2]
         pooled_visual = ops.mean(visual, axis=2)  # global average pool, (B,T,d_v)
         uniform = ops.ones(ops.shape(visual)[:3], dtype=self.compute_dtype) / ops.cast(
