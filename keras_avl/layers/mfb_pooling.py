@@ -29,8 +29,9 @@ class MFBPooling(keras.layers.Layer):
         use_bias: bool, whether the U and V projections get biases
             (`U_bias`, `V_bias`). Off by default so that eq. 3 holds exactly.
         fused: bool, whether to compute with `keras_avl.ops.fused_mfb` (one
-            XLA computation that never forms the (S, q*p) product; same
-            results). Used on the TensorFlow and JAX backends; the reference
+            XLA computation that never forms the (S, q*p) product; the same
+            results up to float rounding). Used on the TensorFlow and JAX
+            backends; the reference
             `keras.ops` path runs on other backends and whenever dropout is
             active (training with `dropout > 0`), because dropping single
             product channels needs the full product.
