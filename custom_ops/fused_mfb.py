@@ -165,8 +165,8 @@ def _check_shapes(shapes):
     ]
     if not problems:
         width = U[1]
-        if None in U + V + W_z or visual[2] is None or audio[1] is None:
-            problems.append("feature sizes and weights must have known shapes")
+        if None in U + V + W_z or None in visual[1:] or audio[1] is None:
+            problems.append("S, feature sizes and weights must have known shapes")
         else:
             if visual[0] is not None and audio[0] is not None and visual[0] != audio[0]:
                 problems.append("`visual` and `audio` must have the same N")

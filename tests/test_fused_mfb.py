@@ -216,6 +216,28 @@ def test_leading_dimensions_are_flattened_and_restored():
         assert_close(np.asarray(fused), np.asarray(expected), FLOAT32_RTOL, "output")
 
 
+def test_unknown_regions_while_tracing():
+    """A TensorFlow trace with S = None: the layer runs the reference path,
+    the op refuses with a clear error."""
+    if BACKEND != "tensorflow":
+        pytest.skip("only TensorFlow traces with unknown dimensions")
+    import tensorflow as tf
+
+    visual, audio = random_inputs()
+    reference, fused_layer = layer_pair()
+    signature = [
+        tf.TensorSpec((None, None, VISUAL_DIM), "float32"),
+        tf.TensorSpec((None, AUDIO_DIM), "float32"),
+    ]
+    traced = tf.function(lambda v, a: fused_layer([v, a]), input_signature=signature)
+    for got, want in zip(traced(visual, audio), reference([visual, audio])):
+        np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-6)
+    weights = named_weights(reference)
+    traced_op = tf.function(lambda v, a: op_call(None)(weights, v, a), input_signature=signature)
+    with pytest.raises(ValueError, match="S, feature sizes and weights must have known"):
+        traced_op(visual, audio)
+
+
 @pytest.mark.parametrize("policy", sorted(MIXED_RTOL))
 def test_mixed_precision_matches_reference(policy):
     visual, audio = random_inputs()

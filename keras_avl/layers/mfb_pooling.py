@@ -31,10 +31,10 @@ class MFBPooling(keras.layers.Layer):
         fused: bool, whether to compute with `keras_avl.ops.fused_mfb` (one
             XLA computation that never forms the (S, q*p) product; the same
             results up to float rounding). Used on the TensorFlow and JAX
-            backends; the reference
-            `keras.ops` path runs on other backends and whenever dropout is
-            active (training with `dropout > 0`), because dropping single
-            product channels needs the full product.
+            backends; the reference `keras.ops` path runs on other backends,
+            when the number of regions S is unknown while tracing, and
+            whenever dropout is active (training with `dropout > 0`), because
+            dropping single product channels needs the full product.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -120,7 +120,8 @@ class MFBPooling(keras.layers.Layer):
     def call(self, inputs, training=None):
         visual, audio = inputs
         if self.fused and keras.backend.backend() in SUPPORTED_BACKENDS:
-            if not (training and self.dropout > 0):
+            # The fused op tiles on a static S; a traced S = None runs here.
+            if not (training and self.dropout > 0) and visual.shape[-2] is not None:
                 return self._fused_call(visual, audio)
         visual_proj = ops.matmul(visual, self.U)  # (..., S, q*p)
         audio_proj = ops.matmul(audio, self.V)  # (..., q*p)
