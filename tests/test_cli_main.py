@@ -35,3 +35,16 @@ def test_help_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "extract", "tune"])
+def test_a_backend_not_installed_is_reported_for_every_command(monkeypatch, capsys, command):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here")
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    argv = {"train": ["train", "--regime", "supervised"], "evaluate": ["evaluate", "RUN"],
+            "extract": ["extract", "x.mp4", "--out", "o", "--vggish-weights", "random"], "tune": ["tune", "--regime", "weak"]}
+    assert main(argv[command]) == 2
+    assert "pip install torch" in capsys.readouterr().err

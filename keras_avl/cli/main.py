@@ -39,6 +39,13 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    from keras_avl.distribute import check_backend_installed
+
+    try:
+        check_backend_installed()  # before any command imports Keras
+    except ValueError as error:
+        print(f"keras-avl {args.command}: error: {error}", file=sys.stderr)
+        return 2
     return args.func(args)
 
 

@@ -29,9 +29,6 @@ def read_search_space(path):
 
 @reports_errors
 def run(args):
-    from keras_avl.distribute import check_backend_installed
-
-    check_backend_installed()  # before Keras imports the backend
     from keras_avl.cli.train import parse_overrides
     from keras_avl.tuning import tune
     from keras_avl.tuning.tune import DEFAULT_TUNE_EPOCHS
