@@ -18,7 +18,7 @@ def add_training_arguments(parser):
     parser.add_argument("--embedded-size", default="small", choices=("tiny", "small", "full"),
                         help="size of the embedded default dataset when --data is not given")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (default: %(default)s -> library default)")
+                        help="training epochs (default: keras_avl.training.DEFAULT_EPOCHS, 15)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
