@@ -12,7 +12,17 @@ import importlib
 
 from keras_avl.version import __version__
 
-_SUBMODULES = ("data", "features", "layers", "losses", "models", "ops", "training")
+_SUBMODULES = (
+    "data",
+    "features",
+    "layers",
+    "losses",
+    "models",
+    "ops",
+    "training",
+    "tuning",
+    "visualization",
+)
 
 __all__ = list(_SUBMODULES) + ["__version__"]
 
