@@ -39,6 +39,20 @@ def test_training_split_is_reshuffled_every_epoch(tiny_root):
     assert epochs[0] != epochs[1]
 
 
+def test_an_abandoned_pass_does_not_shift_the_epoch_order(tiny_root):
+    """Keras' distributed fit peeks at one batch before training; the epochs
+    after the peek must see the same orders as without it."""
+    data = load_ave(tiny_root)
+
+    def first_epoch_audio(peek):
+        dataset = make_dataset(data, "train", "supervised", batch_size=3, seed=3)
+        if peek:
+            next(iter(dataset))
+        return _collect(dataset)[0]["audio"]
+
+    np.testing.assert_array_equal(first_epoch_audio(True), first_epoch_audio(False))
+
+
 def test_weak_training_adds_the_background_videos(tiny_root):
     data = load_ave(tiny_root)
     inputs, y, _ = _collect(make_dataset(data, "train", "weak", batch_size=64, shuffle=False))

@@ -12,7 +12,6 @@ shuffled per epoch (a new permutation each pass) and prefetched.
   video of the same split; targets are zeros (B,) (§3.7, AVTGML).
 """
 
-import itertools
 
 import h5py
 import numpy as np
@@ -106,10 +105,14 @@ def make_dataset(
     n = len(sources)
     negatives = regime == "unsupervised"
     row_shape = tuple(data.visual_shape[1:])
-    epochs = itertools.count()
+    # Counts completed passes only: an iterator abandoned mid-pass (Keras'
+    # distributed fit peeks at one batch for the input shapes) must not shift
+    # the shuffle order of the epochs that follow.
+    completed_passes = 0
 
     def batches():
-        rng = np.random.default_rng([seed, next(epochs)])
+        nonlocal completed_passes
+        rng = np.random.default_rng([seed, completed_passes])
         items = rng.permutation(n) if shuffle else np.arange(n)
         negative = items[negative_indices(rng, n)] if negatives else None
         files = {}
@@ -127,6 +130,7 @@ def make_dataset(
                 if negatives:
                     inputs["audio_negative"] = audio[negative[start : start + batch_size]]
                 yield inputs, targets[batch]
+            completed_passes += 1
         finally:
             for dataset in files.values():
                 dataset.file.close()
