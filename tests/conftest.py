@@ -19,3 +19,18 @@ def weights_by_name(layer):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tf_functions_eagerly():
+    """Runs `tf.function`s (Keras' train step included) eagerly under TensorFlow."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)

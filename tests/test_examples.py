@@ -9,7 +9,6 @@ few tiny steps themselves (the graph path is what the other tests exercise).
 import runpy
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -17,21 +16,6 @@ from keras_avl.models import AVLConfig
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def tf_functions_eagerly():
-    """Runs `tf.function`s (Keras' train step included) eagerly under TensorFlow."""
-    if keras.backend.backend() != "tensorflow":
-        yield
-        return
-    import tensorflow as tf
-
-    tf.config.run_functions_eagerly(True)
-    try:
-        yield
-    finally:
-        tf.config.run_functions_eagerly(False)
 
 
 @pytest.fixture(scope="module")

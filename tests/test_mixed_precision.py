@@ -9,7 +9,6 @@ from keras_avl.losses.gram_triplet_loss import normalized_gram
 from keras_avl.models import AVLConfig, build_model, inference_model
 from keras_avl.numerics import safe_l2_normalize, signed_sqrt
 from keras_avl.precision import mixed_precision_policy_name, precision_policy
-from tests.test_examples import tf_functions_eagerly  # noqa: F401 (fixture)
 
 TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
             embed_dim=8, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4)

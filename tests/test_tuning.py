@@ -10,7 +10,6 @@ from keras_avl.cli.main import main
 from keras_avl.models import AVLConfig
 from keras_avl.tuning import AVLHyperModel, default_search_space, tune, validate_search_space
 from keras_avl.tuning.tune import BEST_CONFIG_FILE, REPORT_FILE, SETTINGS_FILE, TUNER_PROJECT
-from tests.test_examples import tf_functions_eagerly  # noqa: F401 (fixture)
 
 # Small dims so that a trial builds and trains in seconds.
 TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=8, audio_dim=6,
