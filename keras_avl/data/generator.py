@@ -17,7 +17,6 @@ The files are those of `keras_avl.data.load_ave` (SPEC §5), plus `regions.h5`.
 Rows are generated and written block by block, so AVE's full size needs little RAM.
 """
 
-import os
 from pathlib import Path
 
 import h5py

@@ -10,7 +10,6 @@ under `evaluation.<split>` in the run's `metrics.json`.
 import json
 from pathlib import Path
 
-import numpy as np
 
 from keras_avl.atomic import atomic_write_text
 from keras_avl.data import make_dataset
