@@ -1,0 +1,16 @@
+"""The README's API tour must run as written."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_api_tour_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert blocks, "README.md has no python block"
+    namespace = {}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    maps = namespace["maps"]
+    assert maps["spatial_attention"].shape == (8, 10, 7, 7)
+    assert maps["segment_probabilities"].shape == (8, 10, 29)
