@@ -49,9 +49,10 @@ def test_weights_carry_the_paper_names(rng):
     }
 
 
-def test_equations_3_to_6_against_numpy(rng):
+@pytest.mark.parametrize("fused", [False, True])
+def test_equations_3_to_6_against_numpy(rng, fused):
     visual, audio = _inputs(rng, zero_regions=(2,))
-    layer = MFBPooling(factor=Q, output_dim=P)
+    layer = MFBPooling(factor=Q, output_dim=P, fused=fused)
     layer.build([visual.shape, audio.shape])
     layer.b_z.assign(np.array([0.3], "float32"))
     w = weights_by_name(layer)
