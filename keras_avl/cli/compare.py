@@ -4,7 +4,8 @@ writes a markdown table like the paper's Tables 1-3.
 A thin shell over `keras_avl.training.compare`.
 """
 
-from keras_avl.cli.train import add_training_arguments, reports_errors, training_kwargs
+from keras_avl.cli.errors import reports_errors
+from keras_avl.cli.train import add_training_arguments, training_kwargs
 
 
 def _names(text):

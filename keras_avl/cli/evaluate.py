@@ -4,7 +4,7 @@ confusion matrix and the pointing game of a run's best checkpoint.
 A thin shell over `keras_avl.training.evaluate`.
 """
 
-from keras_avl.cli.train import reports_errors
+from keras_avl.cli.errors import reports_errors
 
 
 def format_report(result):

@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_avl.cli.train import reports_errors
+from keras_avl.cli.errors import reports_errors
 
 HELP = "extract AVE features (VGG-19 pool5, VGGish) of videos into the AVE layout"
 

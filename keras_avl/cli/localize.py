@@ -4,7 +4,7 @@
 from pathlib import Path
 
 from keras_avl.cli.extract import add_backbone_arguments
-from keras_avl.cli.train import reports_errors
+from keras_avl.cli.errors import reports_errors
 
 HELP = "run a trained model on a video: per-segment events, a heatmap strip (PNG), an overlay MP4"
 

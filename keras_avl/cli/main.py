@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from keras_avl.cli.errors import reports_errors
 from keras_avl.version import __version__
 
 # Module names inside keras_avl.cli, in the order they appear in --help.
@@ -39,13 +40,14 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    return _run_with_backend(args)
+
+
+@reports_errors
+def _run_with_backend(args):
     from keras_avl.distribute import check_backend_installed
 
-    try:
-        check_backend_installed()  # before any command imports Keras
-    except ValueError as error:
-        print(f"keras-avl {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    check_backend_installed()  # before any command imports Keras
     return args.func(args)
 
 

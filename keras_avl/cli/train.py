@@ -3,9 +3,9 @@
 A thin shell over `keras_avl.training.train`.
 """
 
-import functools
 import json
-import sys
+
+from keras_avl.cli.errors import reports_errors
 
 DEFAULT_RUN_DIR = "runs/{regime}-{model}"
 
@@ -39,21 +39,6 @@ def parse_overrides(items):
         except json.JSONDecodeError:
             overrides[key] = text
     return overrides
-
-
-def reports_errors(command):
-    """Makes `command(args)` print bad-input errors (missing or invalid files,
-    an existing run folder) as one line on stderr and return exit code 2."""
-
-    @functools.wraps(command)
-    def wrapped(args):
-        try:
-            return command(args)
-        except (FileNotFoundError, FileExistsError, ValueError) as error:
-            print(f"keras-avl {args.command}: error: {error}", file=sys.stderr)
-            return 2
-
-    return wrapped
 
 
 def training_kwargs(args):

@@ -6,7 +6,7 @@ A thin shell over `keras_avl.tuning.tune`.
 import json
 from pathlib import Path
 
-from keras_avl.cli.train import reports_errors
+from keras_avl.cli.errors import reports_errors
 
 DEFAULT_DIRECTORY = "runs/tune-{regime}"
 
