@@ -146,6 +146,15 @@ def _segment_probabilities(config, inputs):
     )(features)
 
 
+def _compile_classifier(model, config):
+    """Adam and cross-entropy on one-hot labels, as AVE trains (§3.6)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["categorical_accuracy"],
+    )
+
+
 def build_supervised(config=None, compile=True):
     """Per-segment event classification (§3.6): outputs (B, T, C) probabilities.
 
@@ -163,11 +172,7 @@ def build_supervised(config=None, compile=True):
     probabilities = _segment_probabilities(config, inputs)
     model = keras.Model(inputs, probabilities, name=f"{config.architecture}_supervised")
     if compile:
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss="categorical_crossentropy",
-            metrics=["categorical_accuracy"],
-        )
+        _compile_classifier(model, config)
     return model
 
 
@@ -184,11 +189,7 @@ def build_weakly_supervised(config=None, compile=True):
     )
     model = keras.Model(inputs, video_probabilities, name=f"{config.architecture}_weak")
     if compile:
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss="categorical_crossentropy",
-            metrics=["categorical_accuracy"],
-        )
+        _compile_classifier(model, config)
     return model
 
 
