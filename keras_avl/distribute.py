@@ -12,7 +12,6 @@ with that batch up to float round-off.
 """
 
 import contextlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -20,50 +19,10 @@ from pathlib import Path
 from keras_avl.validation import check_choice, check_positive_int
 
 DISTRIBUTIONS = ("none", "mirrored", "multiworker")
-# The module each Keras backend imports; checked before Keras is imported.
-BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-BACKEND_EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": None}
 TF_CONFIG_EXAMPLE = (
     'TF_CONFIG=\'{"cluster": {"worker": ["127.0.0.1:20000", "127.0.0.1:20001"]}, '
     '"task": {"type": "worker", "index": 0}}\''
 )
-
-
-def check_backend_installed(environ=None):
-    """Raises a clear error when `KERAS_BACKEND` names a backend that is not
-    installed (call it before importing Keras).
-
-    Args:
-        environ: the environment to read (default `os.environ`).
-
-    Returns:
-        The backend name (`"tensorflow"` when `KERAS_BACKEND` is unset).
-
-    Example:
-
-    >>> check_backend_installed({"KERAS_BACKEND": "tensorflow"})
-    'tensorflow'
-    """
-    environ = os.environ if environ is None else environ
-    backend = environ.get("KERAS_BACKEND", "tensorflow")
-    if backend not in BACKEND_MODULES:
-        raise ValueError(
-            f"KERAS_BACKEND must be one of {tuple(BACKEND_MODULES)}; found "
-            f"KERAS_BACKEND={backend!r}."
-        )
-    if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
-        extra = BACKEND_EXTRAS[backend]
-        how = (
-            f"pip install 'keras-avl[{extra}]'"
-            if extra
-            else f"pip install {BACKEND_MODULES[backend]}"
-        )
-        raise ValueError(
-            f"KERAS_BACKEND={backend!r} but the package "
-            f"{BACKEND_MODULES[backend]!r} is not installed: run `{how}`, or set "
-            "KERAS_BACKEND to an installed backend (tensorflow or jax)."
-        )
-    return backend
 
 
 def read_tf_config(environ=None):

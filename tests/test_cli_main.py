@@ -4,6 +4,7 @@ import sys
 import pytest
 
 import keras_avl
+from keras_avl.cli.backend import check_backend_installed
 from keras_avl.cli.main import build_parser, main
 
 
@@ -48,3 +49,21 @@ def test_a_backend_not_installed_is_reported_for_every_command(monkeypatch, caps
             "extract": ["extract", "x.mp4", "--out", "o", "--vggish-weights", "random"], "tune": ["tune", "--regime", "weak"]}
     assert main(argv[command]) == 2
     assert "pip install torch" in capsys.readouterr().err
+
+
+def test_missing_backend_says_what_to_install():
+    missing = next(
+        (name for name in ("torch", "jax", "tensorflow") if not _installed(name)), None
+    )
+    if missing is None:
+        pytest.skip("every Keras backend is installed here")
+    with pytest.raises(ValueError, match="is not installed: run `pip install"):
+        check_backend_installed({"KERAS_BACKEND": missing})
+    with pytest.raises(ValueError, match="KERAS_BACKEND must be one of"):
+        check_backend_installed({"KERAS_BACKEND": "theano"})
+
+
+def _installed(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from keras_avl.distribute import (
-    check_backend_installed,
     check_global_batch,
     distribution_scope,
     is_chief,
@@ -235,24 +234,6 @@ def test_even_batches_trim_uneven_batches_for_jax_only():
     assert [len(y) for _, y in even_batches(data.rebatch(5), 3, backend="jax")] == [3, 3]
     assert even_batches(data, 3, backend="tensorflow") is data
     assert even_batches(data, 1, backend="jax") is data
-
-
-def test_missing_backend_says_what_to_install():
-    missing = next(
-        (name for name in ("torch", "jax", "tensorflow") if not _installed(name)), None
-    )
-    if missing is None:
-        pytest.skip("every Keras backend is installed here")
-    with pytest.raises(ValueError, match="is not installed: run `pip install"):
-        check_backend_installed({"KERAS_BACKEND": missing})
-    with pytest.raises(ValueError, match="KERAS_BACKEND must be one of"):
-        check_backend_installed({"KERAS_BACKEND": "theano"})
-
-
-def _installed(module):
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 if __name__ == "__main__":

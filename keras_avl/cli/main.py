@@ -45,7 +45,7 @@ def main(argv=None):
 
 @reports_errors
 def _run_with_backend(args):
-    from keras_avl.distribute import check_backend_installed
+    from keras_avl.cli.backend import check_backend_installed
 
     check_backend_installed()  # before any command imports Keras
     return args.func(args)

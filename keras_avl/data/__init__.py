@@ -6,6 +6,7 @@ from keras_avl.data.ave_dataset import SPLITS, AVEData, load_ave
 from keras_avl.data.embedded import embedded_default
 from keras_avl.data.generator import SIZES, generate_dataset
 from keras_avl.data.pipeline import make_dataset
+from keras_avl.data.resolve import resolve_data
 
 __all__ = [
     "AVEData",
@@ -17,4 +18,5 @@ __all__ = [
     "load_ave",
     "make_dataset",
     "read_annotations",
+    "resolve_data",
 ]

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from keras_avl.data.ave_dataset import FEATURE_KEY, SPLITS
-from keras_avl.models import REGIMES
+from keras_avl.regimes import REGIMES
 from keras_avl.validation import check_choice, check_positive_int
 
 

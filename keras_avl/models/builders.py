@@ -22,8 +22,7 @@ from keras_avl.layers import (
 )
 from keras_avl.losses import GramTripletLoss
 from keras_avl.models.config import AVLConfig
-
-REGIMES = ("supervised", "weak", "unsupervised")
+from keras_avl.regimes import REGIMES
 
 
 def model_inputs(config, negative_audio=False):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 from keras_avl.atomic import atomic_write_text
-from keras_avl.data import make_dataset
+from keras_avl.data import make_dataset, resolve_data
 from keras_avl.runs import METRICS_FILE, Run, load_run
 from keras_avl.training.metrics import (
     confusion_matrix,
@@ -20,7 +20,6 @@ from keras_avl.training.metrics import (
     pointing_game,
     segment_accuracy,
 )
-from keras_avl.training.train import resolve_data
 from keras_avl.validation import check_positive_int
 
 

@@ -15,7 +15,7 @@ the epoch of lowest validation AVTGML loss.
 import json
 from pathlib import Path
 
-from keras_avl.data import embedded_default, load_ave, make_dataset
+from keras_avl.data import make_dataset, resolve_data
 from keras_avl.distribute import (
     DISTRIBUTIONS,
     check_global_batch,
@@ -41,17 +41,6 @@ MONITORS = {
     "weak": ("val_categorical_accuracy", "max"),
     "unsupervised": ("val_loss", "min"),
 }
-
-
-def resolve_data(data=None, embedded_size="small"):
-    """`(AVEData, folder)`: loads `data` (a folder or an `AVEData`); None means
-    the embedded default of size `embedded_size`."""
-    from keras_avl.data import AVEData
-
-    if isinstance(data, AVEData):
-        return data, data.root
-    folder = Path(data) if data is not None else embedded_default(embedded_size)
-    return load_ave(folder), folder
 
 
 def _read_history(run_dir):

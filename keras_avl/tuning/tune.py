@@ -25,10 +25,10 @@ import keras
 import keras_tuner
 
 from keras_avl.atomic import atomic_write_text
-from keras_avl.data import make_dataset
+from keras_avl.data import make_dataset, resolve_data
 from keras_avl.models import REGIMES, AVLConfig
 from keras_avl.precision import precision_policy
-from keras_avl.training.train import MONITORS, resolve_data
+from keras_avl.training.train import MONITORS
 from keras_avl.tuning.hypermodel import AVLHyperModel
 from keras_avl.tuning.search_space import default_search_space, validate_search_space
 from keras_avl.validation import check_choice, check_positive_int
