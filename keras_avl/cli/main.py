@@ -28,6 +28,11 @@ def build_parser():
     parser.add_argument(
         "--version", action="version", version=f"keras-avl {__version__}"
     )
+    parser.add_argument(
+        "--verbose", action="store_true", dest="backend_logs",
+        help="also show the backend's log lines (TensorFlow/XLA start-up and "
+        "info lines), which are hidden by default",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"keras_avl.cli.{name}").register(subparsers)
@@ -46,8 +51,11 @@ def main(argv=None):
 @reports_errors
 def _run_with_backend(args):
     from keras_avl.cli.backend import check_backend_installed
+    from keras_avl.cli.quiet import quiet_backend
 
     check_backend_installed()  # before any command imports Keras
+    if not args.backend_logs:
+        quiet_backend()
     return args.func(args)
 
 
