@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_avl.data.ave_dataset import FEATURE_KEY, SPLITS
 from keras_avl.regimes import REGIMES
-from keras_avl.validation import check_choice, check_positive_int
+from keras_avl.validation import check_choice, check_non_negative_int, check_positive_int
 
 
 def _split_items(data, split, regime, include_noisy):
@@ -66,6 +66,7 @@ def make_dataset(
     shuffle=None,
     seed=0,
     include_noisy=None,
+    first_pass=0,
 ):
     """A `tf.data.Dataset` of `(inputs, targets)` batches for `keras_avl.models`.
 
@@ -78,6 +79,10 @@ def make_dataset(
         seed: seeds the shuffling and the negative audio.
         include_noisy: add the background-only videos; default: for the weak
             regime's training split.
+        first_pass: the index of the first pass over the split (shuffle
+            order and negative audio are drawn per pass): a run resumed at
+            epoch k (one pass per epoch) passes k, and so sees the data an
+            uninterrupted run sees from epoch k on.
 
     Returns:
         A dataset of `({"visual": (B,T,H,W,d_v), "audio": (B,T,d_a)
@@ -108,7 +113,7 @@ def make_dataset(
     # Counts completed passes only: an iterator abandoned mid-pass (Keras'
     # distributed fit peeks at one batch for the input shapes) must not shift
     # the shuffle order of the epochs that follow.
-    completed_passes = 0
+    completed_passes = check_non_negative_int("first_pass", first_pass)
 
     def batches():
         nonlocal completed_passes

@@ -1,15 +1,21 @@
 """Callbacks of `keras_avl.training.train` that keep a run folder consistent
-when the process is killed: the best checkpoint and `metrics.json` are always
-complete files (written beside, then renamed)."""
+when the process is killed: the best checkpoint, `metrics.json` and the
+training backup are always complete files (written beside, then renamed), and
+the backup holds everything a resumed run needs to continue exactly as an
+uninterrupted one."""
 
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from keras_avl.atomic import atomic_write_text
+from keras_avl.atomic import atomic_path, atomic_write_text
+
+BACKUP_STATE_FILE = "state.npz"
 
 
 def monitored_best(history, monitor, mode):
@@ -108,3 +114,102 @@ class RunMetrics(keras.callbacks.Callback):
         entry.update({key: float(value) for key, value in (logs or {}).items()})
         self.history = [e for e in self.history if e["epoch"] < epoch + 1] + [entry]
         self.write()
+
+
+def _training_variables(model):
+    """Every variable that a training epoch changes, in a fixed order: the
+    model's (weights, and the states of its random seed generators, e.g.
+    dropout's) and the optimizer's (step count, Adam's moments)."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    optimizer = [] if model.optimizer is None else list(model.optimizer.variables)
+    return list(model.variables) + optimizer
+
+
+def read_backup(folder):
+    """`(epochs_completed, arrays)` of the backup in `folder`, or `(0, None)`
+    when there is none; raises a `ValueError` naming the file when it cannot
+    be read."""
+    path = Path(folder) / BACKUP_STATE_FILE
+    if not path.is_file():
+        return 0, None
+    try:
+        with np.load(path) as state:
+            arrays = {key: state[key] for key in state.files}
+        epoch = int(arrays.pop("epoch"))
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"{path} is not a readable training backup ({error}); delete the "
+            f"folder {Path(folder)} to resume from the start instead."
+        ) from error
+    return epoch, arrays
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Backs up the whole training state after every epoch, and restores it
+    when training starts again (what `BackupAndRestore` does, plus the random
+    seed generators' states, which Keras' weight files leave out, in one file
+    renamed into place, so that a kill never leaves a half-written backup).
+
+    The caller passes the backup's epoch count to `fit(initial_epoch=...)`
+    (see `read_backup`); the folder is deleted when training ends.
+
+    Args:
+        folder: the backup folder.
+        restore: the arrays of `read_backup`, or None for a fresh start.
+
+    Example:
+
+    >>> import tempfile
+    >>> read_backup(tempfile.mkdtemp())
+    (0, None)
+    """
+
+    def __init__(self, folder, restore=None):
+        super().__init__()
+        self.folder = Path(folder)
+        self.restore = restore
+
+    @property
+    def path(self):
+        return self.folder / BACKUP_STATE_FILE
+
+    def on_train_begin(self, logs=None):
+        if self.restore is None:
+            return
+        variables = _training_variables(self.model)
+        saved = [self.restore.get(f"v{index}") for index in range(len(variables))]
+        mismatched = [
+            variable.path for variable, value in zip(variables, saved)
+            if value is None or tuple(value.shape) != tuple(variable.shape)
+        ]
+        if mismatched or len(self.restore) != len(variables):
+            raise ValueError(
+                f"{self.path} does not match the model of this run: expected "
+                f"{len(variables)} variables, found {len(self.restore)} "
+                f"(first mismatch: {mismatched[:1]})."
+            )
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        arrays = {
+            f"v{index}": keras.ops.convert_to_numpy(variable.value)
+            for index, variable in enumerate(_training_variables(self.model))
+        }
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, epoch=np.int64(epoch + 1), **arrays)
+
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class FlushedTensorBoard(keras.callbacks.TensorBoard):
+    """`keras.callbacks.TensorBoard` that flushes its event files after every
+    epoch, so that a killed run keeps the summaries of the epochs it finished
+    (the writers otherwise buffer them for up to two minutes)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        for writer in self._writers.values():  # Keras' train / val writers
+            writer.flush()

@@ -2,9 +2,15 @@
 
 The run folder (see `keras_avl.runs`) gets `config.json` before the first
 epoch, `best.keras` whenever the validation metric improves, `metrics.json`
-after every epoch and TensorBoard logs under `logs/`. `backup/` holds Keras'
-`BackupAndRestore` state while training runs, so `resume=True` continues a
-killed run from its last completed epoch.
+after every epoch and TensorBoard logs under `logs/`. `backup/` holds the
+training state of the last completed epoch while training runs (weights,
+optimizer, random seed generators; see `TrainingBackup`), so `resume=True`
+continues a killed run from there. Each epoch is one pass over the training
+split, whose shuffle order and negative audio depend on the seed and the
+pass only: on one machine, a resumed run ends with the weights and the
+`metrics.json` history of the same run never interrupted (bit-identical on
+CPU; with `steps_per_epoch` the resumed data order restarts at the pass of
+its epoch, so only that option's quick checks resume inexactly).
 
 Checkpoint selection: the supervised and weak regimes keep the epoch of best
 validation accuracy (per segment for supervised, per video for weak, the
@@ -47,8 +53,43 @@ def _read_history(run_dir):
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return [], False
-    metrics = json.loads(path.read_text(encoding="utf-8"))
-    return metrics.get("history", []), bool(metrics.get("completed"))
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+        history = metrics.get("history", [])
+        if not isinstance(history, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("epoch"), int)
+            for entry in history
+        ):
+            raise ValueError("`history` must be a list of objects with an integer `epoch`")
+    except (ValueError, AttributeError) as error:
+        raise ValueError(
+            f"{path} is not a valid metrics file ({error}); expected the JSON "
+            "that `keras-avl train` writes. Nothing was changed."
+        ) from error
+    return history, bool(metrics.get("completed"))
+
+
+def _check_best_checkpoint(run, history, monitor, mode):
+    """Before a resume changes anything: the best checkpoint that the
+    history promises must exist and load."""
+    from keras_avl.training.callbacks import monitored_best
+
+    path = run.best_model_path
+    if not path.exists():
+        if monitored_best(history, monitor, mode) is not None:
+            raise FileNotFoundError(
+                f"{path} is missing: {run.path / METRICS_FILE} records a best "
+                f"{monitor}, whose checkpoint it should hold. Nothing was changed."
+            )
+        return
+    try:
+        run.load_model()
+    except Exception as error:  # a corrupt file fails in zipfile, h5py or Keras
+        raise ValueError(
+            f"{path} is not a loadable Keras model ({type(error).__name__}: "
+            f"{error}); resuming would keep or replace a broken checkpoint. "
+            "Nothing was changed."
+        ) from error
 
 
 def _new_run(run_dir, regime, variant, data, data_arg, embedded_size, training, overrides):
@@ -132,7 +173,14 @@ def train(
     """
     import keras
 
-    from keras_avl.training.callbacks import BestCheckpoint, RunMetrics, monitored_best
+    from keras_avl.training.callbacks import (
+        BestCheckpoint,
+        FlushedTensorBoard,
+        RunMetrics,
+        TrainingBackup,
+        monitored_best,
+        read_backup,
+    )
 
     run_dir = Path(run_dir)
     if check_choice("distribute", distribute, DISTRIBUTIONS) == "multiworker":
@@ -174,10 +222,15 @@ def train(
                        training, model_overrides)
 
     history, completed = _read_history(run_dir)
+    monitor, mode = MONITORS[run.regime]
+    if resume:
+        _check_best_checkpoint(run, history, monitor, mode)
     if completed:
         return run
     settings = run.training
-    monitor, mode = MONITORS[run.regime]
+    # The epochs after the backup are trained again (and their entries replaced).
+    initial_epoch, backup_state = read_backup(run_dir / BACKUP_DIR)
+    history = [entry for entry in history if entry["epoch"] <= initial_epoch]
     keras.utils.set_random_seed(settings["seed"])
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):
@@ -188,10 +241,11 @@ def train(
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
-        train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
-                                  seed=settings["seed"])
-        val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
-                                seed=settings["seed"])
+        train_data, val_data = (
+            make_dataset(data, split, run.regime, settings["batch_size"],
+                         seed=settings["seed"], first_pass=initial_epoch)
+            for split in ("train", "val")
+        )
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
@@ -199,14 +253,15 @@ def train(
             BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
                            monitored_best(history, monitor, mode)),
             metrics,
-            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
-            keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR)),
+            FlushedTensorBoard(str(run_dir / LOGS_DIR)),
+            TrainingBackup(run_dir / BACKUP_DIR, backup_state),
             *callbacks,
         ]
         model.fit(
             train_data,
             validation_data=val_data,
             epochs=settings["epochs"],
+            initial_epoch=initial_epoch,
             steps_per_epoch=settings.get("steps_per_epoch"),
             validation_steps=settings.get("validation_steps"),
             callbacks=fit_callbacks,

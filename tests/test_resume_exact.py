@@ -1,0 +1,105 @@
+"""A run killed with SIGKILL after epoch k and resumed with `--resume` ends
+exactly as the same command never interrupted: same `metrics.json` history,
+same best checkpoint, same TensorBoard scalars (bit-identical on CPU).
+
+The unsupervised regime with MFB dropout exercises every source of state a
+resume must restore: the shuffle order and negative audio of each pass, the
+dropout seed generators, Adam's moments and step, and the best validation loss
+so far. The real CLI runs in subprocesses; the test kills the training
+process once `metrics.json` records epoch k, wherever it then is.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.ave_fixtures import TINY_MODEL
+
+EPOCHS, KILL_AFTER = 5, 2
+
+
+def _command(run_dir, *extra):
+    overrides = [f"--set={key}={value}" for key, value in TINY_MODEL.items()]
+    return [sys.executable, "-m", "keras_avl.cli.main", "train", "--run-dir", str(run_dir),
+            "--verbose", "0", *extra, *overrides, "--set=mfb_dropout=0.3"]
+
+
+def _train_arguments():
+    return ["--regime", "unsupervised", "--embedded-size", "tiny", "--epochs", str(EPOCHS),
+            "--batch-size", "8", "--seed", "3"]
+
+
+def _history(run_dir):
+    try:
+        return json.loads((run_dir / "metrics.json").read_text())["history"]
+    except (FileNotFoundError, ValueError):  # not written yet
+        return []
+
+
+def _scalars(run_dir):
+    """{(writer, tag, step): value} of every TensorBoard event file; a
+    (writer, tag, step) written twice (an epoch trained again) must agree."""
+    import tensorflow as tf
+
+    scalars = {}
+    for path in sorted((run_dir / "logs").rglob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag.startswith("epoch_"):
+                    key = (path.parent.name, value.tag, event.step)
+                    number = float(tf.make_ndarray(value.tensor))
+                    assert scalars.setdefault(key, number) == number, key
+    return scalars
+
+
+def _weights(path):
+    import keras
+
+    import keras_avl.layers  # noqa: F401  (registers the custom objects)
+    import keras_avl.losses  # noqa: F401
+
+    return [np.asarray(w) for w in keras.saving.load_model(path).get_weights()]
+
+
+def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    env = dict(os.environ, KERAS_AVL_HOME=str(tmp_path / "home"))
+    # Generate the dataset once, so both runs start on equal terms.
+    subprocess.run([sys.executable, "-c", "from keras_avl.data import embedded_default; "
+                    "embedded_default('tiny')"], env=env, check=True)
+    reference_dir, run_dir = tmp_path / "reference", tmp_path / "run"
+    reference = subprocess.Popen(_command(reference_dir, *_train_arguments()), env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killed = subprocess.Popen(_command(run_dir, *_train_arguments()), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while len(_history(run_dir)) < KILL_AFTER and killed.poll() is None:
+        assert time.monotonic() < deadline, "training did not reach the kill point"
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    interrupted = json.loads((run_dir / "metrics.json").read_text())
+    assert not interrupted["completed"] and KILL_AFTER <= len(interrupted["history"]) < EPOCHS
+
+    resumed = subprocess.run(_command(run_dir, "--resume"), env=env, capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert reference.wait(timeout=600) == 0, reference.stderr.read()
+
+    expected = json.loads((reference_dir / "metrics.json").read_text())
+    found = json.loads((run_dir / "metrics.json").read_text())
+    assert [entry["epoch"] for entry in found["history"]] == list(range(1, EPOCHS + 1))
+    assert found == expected  # every loss of every epoch, the best epoch, completed
+    for old, new in zip(_weights(reference_dir / "best.keras"), _weights(run_dir / "best.keras"),
+                        strict=True):
+        np.testing.assert_array_equal(new, old)
+    reference_scalars = _scalars(reference_dir)
+    assert {step for _, _, step in reference_scalars} == set(range(EPOCHS))
+    assert _scalars(run_dir) == reference_scalars
+    assert not (run_dir / "backup").exists()
