@@ -108,3 +108,54 @@ def test_resume_continues_after_the_last_completed_epoch(tiny_root, tmp_path):
     again = _EpochsBegun()
     train(run_dir, resume=True, verbose=0, callbacks=[again])
     assert again.epochs == []
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tiny_root, tmp_path_factory):
+    """A weak run killed after its first of three epochs."""
+    run_dir = tmp_path_factory.mktemp("interrupted") / "run"
+    with pytest.raises(_Killed):
+        train(run_dir, "weak", "audio", data=tiny_root, epochs=3, verbose=0,
+              callbacks=[_KillAfterFirstEpoch()], **TINY_MODEL)
+    return run_dir
+
+
+def _snapshot(folder):
+    return {path.relative_to(folder): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _truncated(data):
+    return data[: len(data) // 2]
+
+
+@pytest.mark.parametrize("name, corrupt", [
+    ("config.json", lambda data: b"{\"regime\": \"weak\", "),
+    ("config.json", lambda data: b"{\"regime\": \"weak\"}"),
+    ("metrics.json", lambda data: b"{\"history\": [1, 2"),
+    ("metrics.json", lambda data: b"{\"history\": [{\"loss\": 1.0}]}"),
+    ("best.keras", _truncated),
+    ("best.keras", lambda data: b"not a zip file"),
+    ("backup/state.npz", _truncated),
+])
+def test_resume_of_a_damaged_run_names_the_file_and_changes_nothing(
+        interrupted_run, tmp_path, name, corrupt):
+    import shutil
+
+    run_dir = shutil.copytree(interrupted_run, tmp_path / "run")
+    (run_dir / name).write_bytes(corrupt((run_dir / name).read_bytes()))
+    before = _snapshot(run_dir)
+    with pytest.raises(ValueError, match=str(run_dir / name)):
+        train(run_dir, resume=True, verbose=0)
+    assert _snapshot(run_dir) == before
+
+
+def test_resume_without_the_best_checkpoint_names_it(interrupted_run, tmp_path):
+    import shutil
+
+    run_dir = shutil.copytree(interrupted_run, tmp_path / "run")
+    (run_dir / "best.keras").unlink()
+    before = _snapshot(run_dir)
+    with pytest.raises(FileNotFoundError, match=str(run_dir / "best.keras")):
+        train(run_dir, resume=True, verbose=0)
+    assert _snapshot(run_dir) == before

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -137,7 +138,7 @@ def read_backup(folder):
         with np.load(path) as state:
             arrays = {key: state[key] for key in state.files}
         epoch = int(arrays.pop("epoch"))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(
             f"{path} is not a readable training backup ({error}); delete the "
             f"folder {Path(folder)} to resume from the start instead."
