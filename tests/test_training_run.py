@@ -159,3 +159,42 @@ def test_resume_without_the_best_checkpoint_names_it(interrupted_run, tmp_path):
     with pytest.raises(FileNotFoundError, match=str(run_dir / "best.keras")):
         train(run_dir, resume=True, verbose=0)
     assert _snapshot(run_dir) == before
+
+
+@pytest.fixture(scope="module")
+def runs_of_every_regime(tiny_root, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("regimes")
+    return {regime: train(folder / regime, regime, data=tiny_root, epochs=1, verbose=0,
+                          **TINY_MODEL)
+            for regime in ("supervised", "weak", "unsupervised")}
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+@pytest.mark.parametrize("regime", ["supervised", "weak", "unsupervised"])
+def test_evaluate_scores_the_videos_of_the_split(runs_of_every_regime, tiny_root, regime, split):
+    from keras_avl.models import inference_model
+
+    run = runs_of_every_regime[regime]
+    result = evaluate(run, split, record=False)
+    order = read_h5(tiny_root / f"{split}_order.h5", "order")
+    with h5py.File(tiny_root / "visual_feature.h5") as handle:
+        visual = handle["avadataset"][()][order]
+    inputs = {"visual": visual, "audio": read_h5(tiny_root / "audio_feature.h5")[order]}
+    if regime == "unsupervised":  # the negative audio does not reach lambda
+        inputs["audio_negative"] = inputs["audio"]
+    true = read_h5(tiny_root / "labels.h5")[order].argmax(-1)
+    outputs = inference_model(run.load_model()).predict(inputs, verbose=0)
+    event = true != 4
+    assert result["pointing_game_segments"] == int(event.sum())
+    regions = read_h5(tiny_root / "regions.h5")[order]
+    attention = outputs["spatial_attention"].reshape(*true.shape, -1)
+    hits = np.take_along_axis(regions.reshape(*true.shape, -1), attention.argmax(-1)[..., None],
+                              -1)[..., 0]
+    assert result["pointing_game"] == pytest.approx(hits[event].mean())
+    if regime == "unsupervised":
+        assert result["segment_accuracy"] is None
+        return
+    predicted = outputs["segment_probabilities"].argmax(-1)
+    assert np.sum(result["confusion_matrix"]) == true.size
+    assert result["segment_accuracy"] == pytest.approx(np.mean(predicted == true))

@@ -69,9 +69,10 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
     else:
         data, _ = resolve_data(data)
     model = inference_model(run.load_model())
-    inputs = make_dataset(data, split, run.regime, batch_size, shuffle=False).map(
-        lambda x, y: x
-    )
+    # The split's videos only: the weak regime trains on the background-only
+    # videos too, but they are not part of the split that is scored.
+    inputs = make_dataset(data, split, run.regime, batch_size, shuffle=False,
+                          include_noisy=False).map(lambda x, y: x)
     outputs = model.predict(inputs, verbose=0)
     order = data.orders[split]
     true_classes = data.segment_labels[order].argmax(-1)
