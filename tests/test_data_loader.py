@@ -39,6 +39,24 @@ def test_derives_video_labels_when_mil_labels_missing(tiny_copy):
     np.testing.assert_array_equal(load_ave(tiny_copy).video_labels, expected)
 
 
+def test_a_video_without_event_segments_gets_the_background_video_label(tiny_copy):
+    """Annotations.txt with start == end (AVE has one such line): every segment
+    is background, and so is the derived video label (not class 0)."""
+    expected = read_h5(tiny_copy / "mil_labels.h5")
+    lines = (tiny_copy / "Annotations.txt").read_text().splitlines()
+    first_class = lines[0].split("&")[0]
+    row = next(i for i, line in enumerate(lines) if line.split("&")[0] != first_class)
+    fields = lines[row].split("&")
+    lines[row] = "&".join(fields[:3] + [fields[3], fields[3]])
+    (tiny_copy / "Annotations.txt").write_text("\n".join(lines) + "\n")
+    os.remove(tiny_copy / "labels.h5")
+    os.remove(tiny_copy / "mil_labels.h5")
+    data = load_ave(tiny_copy)
+    assert (data.segment_labels[row].argmax(-1) == data.background).all()
+    expected[row] = np.eye(data.num_classes)[data.background]
+    np.testing.assert_array_equal(data.video_labels, expected)
+
+
 def _rewrite(name, change, key="avadataset"):
     def corrupt(root):
         write_h5(root / name, change(read_h5(root / name, key)), key)
@@ -101,6 +119,9 @@ BAD_INPUTS = {
                                  ValueError, ["visual_feature_noisy.h5", "NaN"]),
     "labels not one-hot": (_rewrite("labels.h5", lambda a: 2 * a), ValueError,
                            ["labels.h5", "one-hot"]),
+    "video labels not one-hot": (_rewrite("mil_labels.h5",
+                                          lambda a: np.maximum(a, np.roll(a, 1, axis=-1))),
+                                 ValueError, ["mil_labels.h5", "one-hot"]),
 }
 
 

@@ -8,7 +8,7 @@ for the split files):
 | visual_feature.h5 | (N, T, H, W, d_v) |
 | audio_feature.h5 | (N, T, d_a) |
 | labels.h5 (optional: rebuilt from Annotations.txt) | (N, T, C), background C-1 |
-| mil_labels.h5 (optional: derived from the segment labels) | (N, C) |
+| mil_labels.h5 (optional: derived from the segment labels; background for a video without event segments) | (N, C) one-hot |
 | train_order.h5 / val_order.h5 / test_order.h5 | (n,) row indices |
 | *_noisy.h5 (optional, all three or none) | (M, T, H, W, d_v) / (M, T, d_a) / (M, C) |
 | regions.h5 (keras-avl extension, optional) | (N, T, H, W), 1 on the sounding object |
@@ -303,10 +303,14 @@ def load_ave(root, check_finite_visual=True):
     if video_labels_path.exists():
         video_labels = read_array(video_labels_path, FEATURE_KEY, (n, num_classes),
                                   ("N", "C"), "biuf", "numeric")
+        check_one_hot(video_labels_path, FEATURE_KEY, video_labels)
     else:
-        # The event class of each video: the most frequent non-background class.
+        # The event class of each video: the most frequent non-background
+        # class; a video without event segments is background, like the
+        # background-only videos of labels_noisy.h5.
         counts = labels[..., :-1].sum(1)
-        video_labels = np.eye(num_classes, dtype=np.float32)[counts.argmax(-1)]
+        classes = np.where(counts.any(-1), counts.argmax(-1), num_classes - 1)
+        video_labels = np.eye(num_classes, dtype=np.float32)[classes]
     if annotations is not None and len(annotations.class_names) != num_classes - 1:
         raise ValueError(
             f"{annotations_path}: expected {num_classes - 1} categories (the classes of "
