@@ -16,9 +16,13 @@ from keras_avl.layers import MFBPooling
 from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 
 BACKEND = keras.backend.backend()
-pytestmark = pytest.mark.skipif(
-    BACKEND not in SUPPORTED_BACKENDS, reason=f"fused_mfb does not run on {BACKEND}"
-)
+# CI runs these under TensorFlow and JAX (the backend GPU users train with).
+pytestmark = [
+    pytest.mark.multibackend,
+    pytest.mark.skipif(
+        BACKEND not in SUPPORTED_BACKENDS, reason=f"fused_mfb does not run on {BACKEND}"
+    ),
+]
 
 SEGMENTS, REGIONS, VISUAL_DIM, AUDIO_DIM, FACTOR, OUTPUT_DIM = 7, 5, 12, 6, 3, 4
 # float32: fused and reference differ only in summation order.
