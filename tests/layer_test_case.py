@@ -2,8 +2,10 @@
 
 For one layer class and its constructor arguments it checks: symbolic and
 eager output shapes, the `get_config` / `from_config` round trip, a `.keras`
-save / load of a model holding the layer with identical outputs, and a run
-under the `mixed_float16` policy (outputs in float16, finite).
+save / load of a model holding the layer with identical outputs, one training
+step of a model holding the layer (finite loss, its weights move and stay
+finite), and runs under the `mixed_float16` and `mixed_bfloat16` policies
+(outputs in the compute dtype, finite; weights in float32).
 """
 
 import keras
@@ -75,11 +77,39 @@ def run_layer_test(
     loaded_layer = next(l for l in loaded.layers if isinstance(l, layer_cls))
     assert loaded_layer.get_config() == layer.get_config()
 
+    _check_training_step(layer_cls, init_kwargs, arrays, multiple_inputs, call_kwargs)
+
     if run_mixed_precision:
-        layer = layer_cls(**init_kwargs, dtype="mixed_float16")
-        outputs = layer(input_data, **call_kwargs)
-        for output in _as_list(outputs):
-            assert keras.backend.standardize_dtype(output.dtype) == "float16"
-            assert np.all(np.isfinite(ops.convert_to_numpy(output)))
-        for weight in layer.weights:
-            assert keras.backend.standardize_dtype(weight.dtype) == "float32"
+        for policy, compute_dtype in (("mixed_float16", "float16"),
+                                      ("mixed_bfloat16", "bfloat16")):
+            layer = layer_cls(**init_kwargs, dtype=policy)
+            outputs = layer(input_data, **call_kwargs)
+            for output in _as_list(outputs):
+                assert keras.backend.standardize_dtype(output.dtype) == compute_dtype, policy
+                values = ops.convert_to_numpy(ops.cast(output, "float32"))
+                assert np.all(np.isfinite(values)), policy
+            for weight in layer.weights:
+                assert keras.backend.standardize_dtype(weight.dtype) == "float32", policy
+
+
+def _check_training_step(layer_cls, init_kwargs, arrays, multiple_inputs, call_kwargs):
+    """One SGD step on a model whose per-example loss input is the sum of the
+    means of the layer's outputs: gradients reach the layer's weights."""
+    symbolic_inputs = [keras.Input(array.shape[1:]) for array in arrays]
+    layer = layer_cls(**init_kwargs)
+    outputs = _as_list(layer(symbolic_inputs if multiple_inputs else symbolic_inputs[0],
+                             **call_kwargs))
+    score = sum(ops.mean(output, axis=tuple(range(1, len(output.shape))))
+                for output in outputs)
+    model = keras.Model(symbolic_inputs, score)
+    if not layer.trainable_weights:
+        return
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)
+    before = [ops.convert_to_numpy(weight) for weight in layer.trainable_weights]
+    targets = np.ones(len(arrays[0]), "float32")
+    loss = model.train_on_batch(arrays, targets)
+    assert np.isfinite(loss)
+    after = [ops.convert_to_numpy(weight) for weight in layer.trainable_weights]
+    assert all(np.all(np.isfinite(value)) for value in after)
+    assert any(not np.array_equal(old, new) for old, new in zip(before, after)), (
+        "a training step left every weight of the layer unchanged")

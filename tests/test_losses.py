@@ -18,9 +18,20 @@ def _sequences(rng):
 @pytest.mark.parametrize("margin", [0.7, 0.1])
 def test_equations_13_to_16_against_numpy(rng, margin):
     visual, positive, negative = _sequences(rng)
-    positive[0] = visual[0] + 0.01 * positive[0]  # one video far below the margin
+    first, last = slice(0, T // 2), slice(T // 2, T)
+    # Video 0 is below the margin (hinge inactive): its positive is nearly its
+    # visual sequence, its negative lives on the other segments (Gram
+    # matrices with disjoint support: d- = 0, d+ ~ 1, loss 0).
+    visual[0, last] = 0.0
+    positive[0] = visual[0] + 0.01 * np.abs(positive[0]) * (np.arange(T) < T // 2)[:, None]
+    negative[0, first] = 0.0
+    # Video 1 is above it (hinge active): the roles are swapped (loss ~ 1 + margin).
+    visual[1, last] = 0.0
+    negative[1] = visual[1] + 0.01 * np.abs(negative[1]) * (np.arange(T) < T // 2)[:, None]
+    positive[1, first] = 0.0
     loss = ops.convert_to_numpy(gram_triplet_loss(visual, positive, negative, margin))
     expected = [gram_triplet(visual[b], positive[b], negative[b], margin) for b in range(B)]
+    assert expected[0] == 0.0 and expected[1] > 1.0 + margin - 0.01
     np.testing.assert_allclose(loss, expected, rtol=1e-5, atol=1e-6)
     assert loss.shape == (B,)
 

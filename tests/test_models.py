@@ -165,3 +165,63 @@ def test_unknown_variant_and_regime_are_rejected():
 def test_unsupervised_needs_both_streams():
     with pytest.raises(ValueError, match="modalities"):
         build_unsupervised(variant_config("audio", TINY))
+
+
+# What each variant must read (Tables 1-3): whether its predictions depend on
+# the visual and on the audio input, and its spatial attention lambda: None
+# (no visual attention at all), "uniform" (the fusions of Table 2 without MFB)
+# or "audio-guided" (MFB's or A+V-att's attention, which moves with the audio).
+VARIANT_USES = {
+    "paper": (True, True, "audio-guided"),
+    "audio": (False, True, None),
+    "visual": (True, False, None),
+    "fused-visual": (True, True, "audio-guided"),
+    "audio+visual": (True, True, None),
+    "avatt": (True, True, "audio-guided"),
+    "fusion-mul": (True, True, "uniform"),
+    "fusion-add": (True, True, "uniform"),
+    "fusion-concat": (True, True, "uniform"),
+    "fusion-lstm": (True, True, "uniform"),
+    "fusion-mfb": (True, True, "audio-guided"),
+    "avfb": (True, True, "audio-guided"),
+    "avfb+swab-mean": (True, True, "audio-guided"),
+    "avfb+swab-max": (True, True, "audio-guided"),
+    "avfb+swab": (True, True, "audio-guided"),
+}
+
+
+def test_every_variant_is_described():
+    assert set(VARIANT_USES) == set(VARIANTS)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_variant_reads_what_it_should(rng, variant):
+    uses_visual, uses_audio, attention = VARIANT_USES[variant]
+    model = inference_model(build_supervised(variant_config(variant, TINY), compile=False))
+    x, _ = _batch(TINY, rng, "supervised")
+    other, _ = _batch(TINY, rng, "supervised")
+
+    def run(inputs):
+        return {key: ops.convert_to_numpy(value)
+                for key, value in model(inputs, training=False).items()}
+
+    base = run(x)
+    new_visual = run({**x, "visual": other["visual"]})
+    new_audio = run({**x, "audio": other["audio"]})
+    probabilities = base["segment_probabilities"]
+    for uses, changed in ((uses_visual, new_visual), (uses_audio, new_audio)):
+        if uses:
+            assert not np.allclose(changed["segment_probabilities"], probabilities, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(changed["segment_probabilities"], probabilities)
+    if attention is None:
+        assert "spatial_attention" not in base
+        return
+    lam = base["spatial_attention"]
+    regions = np.prod(TINY.grid)
+    if attention == "uniform":
+        np.testing.assert_allclose(lam, 1.0 / regions, rtol=1e-6)
+        np.testing.assert_allclose(new_audio["spatial_attention"], 1.0 / regions, rtol=1e-6)
+    else:
+        assert lam.std(axis=(2, 3)).min() > 0
+        assert not np.allclose(new_audio["spatial_attention"], lam, atol=1e-6)
