@@ -43,8 +43,5 @@ class SegmentMask(keras.layers.Layer):
             return ops.ones(ops.shape(inputs)[:2], dtype="bool")
         return ops.not_equal(segment_mask, 0)
 
-    def compute_output_shape(self, inputs_shape, segment_mask_shape=None):
-        return tuple(inputs_shape[:2])
-
     def compute_output_spec(self, inputs, segment_mask=None):
         return keras.KerasTensor(tuple(inputs.shape[:2]), dtype="bool")
