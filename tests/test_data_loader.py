@@ -145,7 +145,7 @@ BAD_INPUTS = {
         ["segment_mask.h5", "padding (0) at the end", "row 7", "[1, 1, 1, 0, 1, 1, 1, 1, 1, 1]"]),
     "NaN mask": (_mask(change=_set((2, 2), np.nan)), ValueError, ["segment_mask.h5", "NaN"]),
     "noisy mask rows disagree": (_mask("segment_mask_noisy.h5", rows=5), ValueError,
-                                 ["segment_mask_noisy.h5", "N=4", "(5, 10)"]),
+                                 ["segment_mask_noisy.h5", "M=4", "(5, 10)"]),
     "noisy mask without noisy videos": (
         lambda root: [_mask("segment_mask_noisy.h5", rows=4)(root)]
         + [os.remove(root / name) for name in NOISY],

@@ -272,7 +272,7 @@ def _read_noisy(root, shape, num_classes):
     labels = read_array(root / NOISY_FILES[2], FEATURE_KEY, (m, num_classes),
                         ("M", "C"), "biuf", "numeric")
     check_one_hot(root / NOISY_FILES[2], FEATURE_KEY, labels)
-    return NoisyVideos(visual_path, audio, labels, read_segment_mask(root / NOISY_MASK_FILE, m, t))
+    return NoisyVideos(visual_path, audio, labels, read_segment_mask(root / NOISY_MASK_FILE, m, t, "M"))
 
 
 def check_segment_mask(path, key, mask):
@@ -301,11 +301,12 @@ def check_segment_mask(path, key, mask):
         )
 
 
-def read_segment_mask(path, n, t):
-    """The (n, t) mask of `path`, checked; all ones when the file is absent."""
+def read_segment_mask(path, n, t, rows="N"):
+    """The (n, t) mask of `path`, checked; all ones when the file is absent.
+    `rows` names the first axis in errors."""
     if not path.exists():
         return np.ones((n, t), np.float32)
-    mask = read_array(path, FEATURE_KEY, (n, t), ("N", "T"), "biuf", "numeric")
+    mask = read_array(path, FEATURE_KEY, (n, t), (rows, "T"), "biuf", "numeric")
     check_segment_mask(path, FEATURE_KEY, mask)
     return mask
 

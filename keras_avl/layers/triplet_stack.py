@@ -28,6 +28,10 @@ class TripletStack(keras.layers.Layer):
     (2, 3, 10, 4)
     """
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def build(self, input_shape):
         shapes = [tuple(shape) for shape in input_shape]
         if len(shapes) != 3 or any(shape != shapes[0] for shape in shapes[1:]):
@@ -35,10 +39,6 @@ class TripletStack(keras.layers.Layer):
                 "TripletStack expects three inputs [visual, audio_positive, "
                 f"audio_negative] of one shape (B, T, D); received {shapes}."
             )
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
 
     def call(self, inputs, mask=None):
         masks = mask if mask is not None else [None] * len(inputs)
