@@ -16,21 +16,28 @@ import numpy as np
 from example_setup import example_arguments, fit_settings, load_example_data
 
 from keras_avl.data import make_dataset
-from keras_avl.layers import AVFBLayer, SWABLayer
+from keras_avl.layers import AVFBLayer, SegmentMask, SWABLayer
 
 
 def event_detector(segments, grid, visual_dim, audio_dim, width=64):
-    """visual (B,T,H,W,d_v), audio (B,T,d_a) -> P(event) per segment (B,T,1)."""
+    """visual (B,T,H,W,d_v), audio (B,T,d_a), segment_mask (B,T) -> P(event)
+    per segment (B,T,1); padded segments (mask 0) stay out of the LSTM, SWAB
+    and the loss."""
     visual = keras.Input((segments, *grid, visual_dim), name="visual")
     audio = keras.Input((segments, audio_dim), name="audio")
+    segment_mask = keras.Input((segments,), name="segment_mask")
+    mask = SegmentMask(name="real_segments")(audio, segment_mask)
     fused, _ = AVFBLayer(embed_dim=width, mfb_factor=4, mfb_output_dim=width,
                          name="avfb")([visual, audio])
-    h = keras.layers.Bidirectional(keras.layers.LSTM(width, return_sequences=True))(fused)
-    attended, _ = SWABLayer(units=width, name="swab")(h)
+    h = keras.layers.Bidirectional(keras.layers.LSTM(width, return_sequences=True))(
+        fused, mask=mask
+    )
+    attended, _ = SWABLayer(units=width, name="swab")(h, mask=mask)
     event = keras.layers.Dense(1, activation="sigmoid", name="event")(
         keras.layers.Concatenate()([h, attended])
     )
-    model = keras.Model({"visual": visual, "audio": audio}, event, name="event_detector")
+    model = keras.Model({"visual": visual, "audio": audio, "segment_mask": segment_mask},
+                        event, name="event_detector")
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["binary_accuracy"])
     return model
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_avl.data import load_ave, read_annotations
+from keras_avl.data.ave_dataset import NOISY_FILES as NOISY
 from tests.ave_fixtures import SHARED_AVE_META, read_h5, tiny_copy, tiny_root, write_h5  # noqa: F401
 
 
@@ -55,6 +56,34 @@ def test_a_video_without_event_segments_gets_the_background_video_label(tiny_cop
     assert (data.segment_labels[row].argmax(-1) == data.background).all()
     expected[row] = np.eye(data.num_classes)[data.background]
     np.testing.assert_array_equal(data.video_labels, expected)
+def test_reads_the_segment_masks(tiny_copy):
+    assert (load_ave(tiny_copy).segment_mask == 1).all()  # no mask file: all real
+    assert (load_ave(tiny_copy).noisy.segment_mask == 1).all()
+    mask = np.ones((40, 10), np.uint8)
+    mask[3, 7:] = mask[5, 1:] = 0
+    noisy_mask = np.ones((4, 10))
+    noisy_mask[2, 4:] = 0
+    write_h5(tiny_copy / "segment_mask.h5", mask)
+    write_h5(tiny_copy / "segment_mask_noisy.h5", noisy_mask)
+    data = load_ave(tiny_copy)
+    assert data.segment_mask.dtype == np.float32
+    np.testing.assert_array_equal(data.segment_mask, mask)
+    np.testing.assert_array_equal(data.noisy.segment_mask, noisy_mask)
+
+
+def _mask(name="segment_mask.h5", rows=40, segments=10, change=None):
+    def write(root):
+        mask = np.ones((rows, segments), np.float32)
+        mask[1, 8:] = 0
+        write_h5(root / name, mask if change is None else change(mask))
+    return write
+
+
+def _set(index, value):
+    def change(mask):
+        mask[index] = value
+        return mask
+    return change
 
 
 def _rewrite(name, change, key="avadataset"):
@@ -122,6 +151,24 @@ BAD_INPUTS = {
     "video labels not one-hot": (_rewrite("mil_labels.h5",
                                           lambda a: np.maximum(a, np.roll(a, 1, axis=-1))),
                                  ValueError, ["mil_labels.h5", "one-hot"]),
+    "mask rows disagree": (_mask(rows=39), ValueError,
+                           ["segment_mask.h5", "N=40", "T=10", "(39, 10)"]),
+    "mask segments disagree": (_mask(segments=9), ValueError,
+                               ["segment_mask.h5", "T=10", "(40, 9)"]),
+    "mask not 0/1": (_mask(change=_set((4, 2), 0.5)), ValueError,
+                     ["segment_mask.h5", "0/1", "0.5"]),
+    "mask of a video without real segment": (_mask(change=_set(6, 0)), ValueError,
+                                             ["segment_mask.h5", "at least one", "[6]"]),
+    "mask padding before a real segment": (
+        _mask(change=_set((7, 3), 0)), ValueError,
+        ["segment_mask.h5", "padding (0) at the end", "row 7", "[1, 1, 1, 0, 1, 1, 1, 1, 1, 1]"]),
+    "NaN mask": (_mask(change=_set((2, 2), np.nan)), ValueError, ["segment_mask.h5", "NaN"]),
+    "noisy mask rows disagree": (_mask("segment_mask_noisy.h5", rows=5), ValueError,
+                                 ["segment_mask_noisy.h5", "M=4", "(5, 10)"]),
+    "noisy mask without noisy videos": (
+        lambda root: [_mask("segment_mask_noisy.h5", rows=4)(root)]
+        + [os.remove(root / name) for name in NOISY],
+        FileNotFoundError, ["segment_mask_noisy.h5", "visual_feature_noisy.h5"]),
 }
 
 

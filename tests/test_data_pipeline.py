@@ -21,7 +21,46 @@ def test_supervised_batches_follow_the_order_file(tiny_root):
     np.testing.assert_array_equal(inputs["visual"], read_h5(tiny_root / "visual_feature.h5")[order])
     np.testing.assert_array_equal(inputs["audio"], read_h5(tiny_root / "audio_feature.h5")[order])
     np.testing.assert_array_equal(y, read_h5(tiny_root / "labels.h5")[order])
-    assert sorted(inputs) == ["audio", "visual"]
+    assert sorted(inputs) == ["audio", "segment_mask", "visual"]
+    np.testing.assert_array_equal(inputs["segment_mask"], np.ones((8, 10)))  # no mask file
+
+
+def _padded_masks(root, noisy=False):
+    """Writes segment_mask.h5 (video i has 10 - i % 4 real segments) and, with
+    `noisy`, segment_mask_noisy.h5; returns the masks."""
+    def mask(rows):
+        real = 10 - np.arange(rows) % 4
+        return (np.arange(10) < real[:, None]).astype(np.float32)
+
+    masks = [mask(40)]
+    write_h5(root / "segment_mask.h5", masks[0])
+    if noisy:
+        masks.append(mask(4)[::-1].copy())
+        write_h5(root / "segment_mask_noisy.h5", masks[1])
+    return masks
+
+
+def test_batches_carry_the_segment_masks(tiny_copy):
+    mask, noisy_mask = _padded_masks(tiny_copy, noisy=True)
+    data = load_ave(tiny_copy)
+    order = read_h5(tiny_copy / "train_order.h5", "order")
+    inputs, _, _ = _collect(make_dataset(data, "train", "supervised", batch_size=5, shuffle=False))
+    np.testing.assert_array_equal(inputs["segment_mask"], mask[order])
+    inputs, _, _ = _collect(make_dataset(data, "train", "weak", batch_size=64, shuffle=False))
+    np.testing.assert_array_equal(inputs["segment_mask"], np.concatenate([mask[order], noisy_mask]))
+
+
+def test_negative_audio_comes_with_its_own_mask(tiny_copy):
+    mask, = _padded_masks(tiny_copy)
+    audio = read_h5(tiny_copy / "audio_feature.h5")
+    inputs, _, _ = _collect(make_dataset(load_ave(tiny_copy), "train", "unsupervised", batch_size=7))
+
+    def row_of(a):
+        return int(np.flatnonzero((audio == a).all((1, 2)))[0])
+
+    for key in ("", "_negative"):
+        rows = [row_of(a) for a in inputs[f"audio{key}"]]
+        np.testing.assert_array_equal(inputs[f"segment_mask{key}"], mask[rows])
 
 
 def test_training_split_is_reshuffled_every_epoch(tiny_root):

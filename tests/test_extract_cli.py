@@ -115,6 +115,26 @@ def test_training_loader_reads_the_folder(sharded):
     assert data.class_names == ["Bark", "Flute", "background"]
     assert data.segment_labels.argmax(-1)[:, 0].tolist() == [0, 1, 0]
     assert sorted(np.concatenate(list(data.orders.values())).tolist()) == [0, 1, 2]
+    np.testing.assert_array_equal(data.segment_mask, [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 0]])
+
+
+def test_training_and_evaluation_see_the_padding(sharded, tmp_path, monkeypatch):
+    """extract -> load_ave -> make_dataset -> train / evaluate: the padded
+    segment of the 3-s video is in the batches' mask and out of the metrics."""
+    from keras_avl.data import load_ave, make_dataset
+    from keras_avl.training import evaluate, train
+
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    data = load_ave(sharded[0])
+    split = next(name for name, order in data.orders.items() if 2 in order)
+    inputs, _ = next(iter(make_dataset(data, split, "supervised", shuffle=False)))
+    np.testing.assert_array_equal(inputs["segment_mask"], data.segment_mask[data.orders[split]])
+    run = train(tmp_path / "run", "supervised", data=sharded[0], epochs=1, verbose=0,
+                hidden=4, embed_dim=8, mfb_factor=2, mfb_output_dim=4, swab_units=4)
+    result = evaluate(run, split, record=False)
+    real_segments = int(data.segment_mask[data.orders[split]].sum())
+    assert real_segments < T * len(data.orders[split])
+    assert np.sum(result["confusion_matrix"]) == real_segments
 
 
 def test_second_run_skips_finished_videos(sharded, collection, extractor):

@@ -81,6 +81,10 @@ def test_supervised_run_via_cli(video, tmp_path, capsys):
     saved = np.load(out / "attention.npz")
     np.testing.assert_allclose(saved["spatial_attention"].reshape(T, -1).sum(-1), 1, rtol=1e-4)
     np.testing.assert_allclose(saved["segment_probabilities"].sum(-1), 1, rtol=1e-4)
+    # The model is fed the clip's mask: SWAB's alpha leaves the padded segment out.
+    np.testing.assert_array_equal(saved["mask"], [1, 1, 1, 0])
+    assert saved["segment_attention"][3] == 0 and float(rows[3][6]) == 0
+    np.testing.assert_allclose(saved["segment_attention"][:3].sum(), 1, rtol=1e-4)
     frames = check_outputs(out, video_frames=30)
     # The heatmap is drawn over the frames: they differ from the source's.
     with av.open(str(video)) as container:
@@ -107,6 +111,7 @@ def test_unsupervised_run_draws_maps_only(video, tmp_path, extractor):
     header, _ = read_tsv(tmp_path / "maps" / "segments.tsv")
     assert header == ["segment", "seconds", "valid", "alpha"]
     assert result.spatial_attention.shape == (T, 7, 7)
+    assert result.segment_attention[3] == 0  # the padded segment (3 s of a T = 4 clip)
     check_outputs(tmp_path / "maps", video_frames=30)
 
 

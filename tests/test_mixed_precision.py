@@ -112,3 +112,65 @@ def test_train_mixed_precision_records_and_saves_the_policy(tmp_path, monkeypatc
     assert run.load_model().get_layer("avfb").dtype_policy.name == expected
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
     assert np.isfinite([epoch["loss"] for epoch in history]).all()
+
+
+def _gradients(model, x):
+    """Gradients of the sum of the model's float32-cast outputs w.r.t. its
+    trainable weights, on the active backend."""
+    def total(outputs):
+        return sum(keras.ops.sum(keras.ops.cast(o, "float32")) for o in keras.tree.flatten(outputs))
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        fixed = [v.value for v in model.non_trainable_variables]
+
+        def loss(weights):
+            outputs, _ = model.stateless_call(weights, fixed, x, training=True)
+            return total(outputs)
+
+        return [np.asarray(g) for g in jax.grad(loss)(trainable)]
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = total(model(x, training=True))
+    return [g.numpy() for g in tape.gradient(value, model.trainable_variables) if g is not None]
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_swab_of_a_fully_masked_video_is_finite(policy):
+    """SWAB's -1e9 fill of the max pooling is -inf in float16: a video without
+    a real segment must still give finite outputs and gradients."""
+    from keras_avl.layers import SWABLayer
+
+    h = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    mask = np.ones((2, 5), bool)
+    mask[1] = False
+    inputs = keras.Input((5, 3))
+    mask_input = keras.Input((5,), dtype="bool")
+    layer = SWABLayer(units=4, dtype=policy)
+    model = keras.Model([inputs, mask_input], layer(inputs, mask=mask_input))
+    s, alpha = (keras.ops.convert_to_numpy(keras.ops.cast(o, "float32")) for o in model([h, mask]))
+    assert np.isfinite(s).all() and np.isfinite(alpha).all()
+    assert (alpha[1] == 0).all() and (s[1] == 0).all()
+    assert all(np.isfinite(g).all() for g in _gradients(model, [h, mask]))
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("regime", ["supervised", "weak", "unsupervised"])
+def test_models_with_a_fully_masked_video_are_finite(policy, regime):
+    rng = np.random.default_rng(2)
+    x, _ = _data(regime, rng)
+    x = {key: value[:2] for key, value in x.items()}
+    x["segment_mask"] = np.array([[1, 1, 0, 0], [0, 0, 0, 0]], "float32")
+    if regime == "unsupervised":
+        x["segment_mask_negative"] = x["segment_mask"][::-1].copy()
+    keras.mixed_precision.set_global_policy(policy)
+    model = build_model(AVLConfig(**TINY), regime, compile=False)
+    outputs = inference_model(model)(x, training=True)
+    for key, value in {**outputs, "output": model(x)}.items():
+        assert np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32"))).all(), key
+    assert all(np.isfinite(g).all() for g in _gradients(model, x))

@@ -32,6 +32,24 @@ def test_accuracy_confusion_and_per_class_match_loops():
         assert per_class[k] == (predicted[mask] == k).mean()
 
 
+def test_valid_leaves_padded_segments_out():
+    rng = np.random.default_rng(2)
+    true = rng.integers(0, 3, (8, 6))
+    predicted = rng.integers(0, 3, (8, 6))
+    valid = np.arange(6) < rng.integers(1, 7, 8)[:, None]
+    hits = total = 0
+    counts = np.zeros((3, 3), int)
+    for i in range(8):
+        for t in range(6):
+            if valid[i, t]:
+                hits += true[i, t] == predicted[i, t]
+                total += 1
+                counts[true[i, t], predicted[i, t]] += 1
+    assert total < true.size
+    assert segment_accuracy(true, predicted, valid) == hits / total
+    np.testing.assert_array_equal(confusion_matrix(true, predicted, 3, valid.astype(float)), counts)
+
+
 def test_pointing_game_matches_loop():
     rng = np.random.default_rng(1)
     attention = rng.random((6, 10, 7, 7))

@@ -50,6 +50,26 @@ def test_evaluate_matches_an_independent_computation(supervised_run, tiny_root):
     assert stored["completed"]  # training's summary is kept
 
 
+def test_evaluate_counts_the_real_segments_only(supervised_run, tiny_copy):
+    real = 10 - np.arange(40) % 5  # video i: its last i % 5 segments are padding
+    mask = (np.arange(10) < real[:, None]).astype(np.float32)
+    with h5py.File(tiny_copy / "segment_mask.h5", "w") as handle:
+        handle.create_dataset("avadataset", data=mask)
+    result = evaluate(supervised_run, data=tiny_copy, record=False)
+    order = read_h5(tiny_copy / "test_order.h5", "order")
+    with h5py.File(tiny_copy / "visual_feature.h5") as handle:
+        visual = handle["avadataset"][()][order]
+    inputs = {"visual": visual, "audio": read_h5(tiny_copy / "audio_feature.h5")[order],
+              "segment_mask": mask[order]}
+    predicted = supervised_run.load_model().predict(inputs, verbose=0).argmax(-1)
+    true = read_h5(tiny_copy / "labels.h5")[order].argmax(-1)
+    valid = mask[order] == 1
+    assert not valid.all()
+    assert result["segment_accuracy"] == pytest.approx(np.mean(predicted[valid] == true[valid]))
+    assert np.sum(result["confusion_matrix"]) == valid.sum()
+    assert result["pointing_game_segments"] == int(((true != 4) & valid).sum())
+
+
 def test_existing_run_folder_is_never_overwritten(supervised_run, tiny_root):
     before = (supervised_run.path / "config.json").read_text()
     with pytest.raises(FileExistsError, match="resume"):

@@ -12,11 +12,15 @@ for the split files):
 | train_order.h5 / val_order.h5 / test_order.h5 | (n,) row indices |
 | *_noisy.h5 (optional, all three or none) | (M, T, H, W, d_v) / (M, T, d_a) / (M, C) |
 | regions.h5 (keras-avl extension, optional) | (N, T, H, W), 1 on the sounding object |
+| segment_mask.h5 (keras-avl extension, optional) | (N, T), 1 = real segment, 0 = padding |
+| segment_mask_noisy.h5 (optional, with the noisy files) | (M, T) |
 
 Everything is checked before any training starts: a missing file or key, a
 wrong shape or dtype, row counts that disagree, order indices out of range,
-NaN/Inf features or an empty split raise an error naming the file, the key,
-what was expected and what was found. Only the visual features stay on disk
+NaN/Inf features, an empty split or a segment mask that is not 1s followed
+by 0s (at least one 1: padding only at the end of a clip) raise an error
+naming the file, the key, what was expected and what was found. Without a
+mask file every segment is real. Only the visual features stay on disk
 (7.7 GB for AVE); they are streamed by `keras_avl.data.make_dataset`.
 """
 
@@ -38,6 +42,8 @@ LABELS_FILE = "labels.h5"
 VIDEO_LABELS_FILE = "mil_labels.h5"
 REGIONS_FILE = "regions.h5"
 NOISY_FILES = ("visual_feature_noisy.h5", "audio_feature_noisy.h5", "labels_noisy.h5")
+MASK_FILE = "segment_mask.h5"
+NOISY_MASK_FILE = "segment_mask_noisy.h5"
 # Rows of the visual file checked for NaN/Inf per read (about 64 MB at AVE size).
 FINITE_CHECK_BYTES = 64 * 2**20
 
@@ -127,11 +133,13 @@ def check_one_hot(path, key, labels):
 
 @dataclasses.dataclass
 class NoisyVideos:
-    """The background-only videos used by the weakly supervised regime."""
+    """The background-only videos used by the weakly supervised regime
+    (`segment_mask`: (M, T), all ones without `segment_mask_noisy.h5`)."""
 
     visual_path: Path
     audio: np.ndarray
     video_labels: np.ndarray
+    segment_mask: np.ndarray
 
 
 @dataclasses.dataclass
@@ -149,6 +157,8 @@ class AVEData:
         class_names: C names (events in Annotations order, then "background").
         noisy: `NoisyVideos` or None.
         regions: uint8 (N, T, H, W) ground-truth sounding regions, or None.
+        segment_mask: float32 (N, T), 1 = real segment, 0 = padding (all
+            ones without `segment_mask.h5`).
     """
 
     root: Path
@@ -161,6 +171,11 @@ class AVEData:
     class_names: list
     noisy: NoisyVideos = None
     regions: np.ndarray = None
+    segment_mask: np.ndarray = None
+
+    def __post_init__(self):
+        if self.segment_mask is None:
+            self.segment_mask = np.ones(self.visual_shape[:2], np.float32)
 
     @property
     def num_videos(self):
@@ -232,6 +247,11 @@ def _read_segment_labels(root, n, t, annotations):
 def _read_noisy(root, shape, num_classes):
     present = [name for name in NOISY_FILES if (root / name).exists()]
     if not present:
+        if (root / NOISY_MASK_FILE).exists():
+            raise FileNotFoundError(
+                f"{root}: found {NOISY_MASK_FILE} but none of {list(NOISY_FILES)}; "
+                "the mask of the noisy background videos needs their features."
+            )
         return None
     if len(present) != len(NOISY_FILES):
         missing = sorted(set(NOISY_FILES) - set(present))
@@ -252,7 +272,43 @@ def _read_noisy(root, shape, num_classes):
     labels = read_array(root / NOISY_FILES[2], FEATURE_KEY, (m, num_classes),
                         ("M", "C"), "biuf", "numeric")
     check_one_hot(root / NOISY_FILES[2], FEATURE_KEY, labels)
-    return NoisyVideos(visual_path, audio, labels)
+    return NoisyVideos(visual_path, audio, labels, read_segment_mask(root / NOISY_MASK_FILE, m, t, "M"))
+
+
+def check_segment_mask(path, key, mask):
+    """A mask must be 0/1, each row 1s then 0s with at least one 1."""
+    values = np.unique(mask)
+    if not np.isin(values, (0.0, 1.0)).all():
+        raise ValueError(
+            f"{path} [{key!r}]: expected 0/1 values (1 = real segment, 0 = padding); "
+            f"found values {values[~np.isin(values, (0.0, 1.0))][:5].tolist()}."
+        )
+    real = mask.sum(-1)
+    empty = np.flatnonzero(real == 0)
+    if empty.size:
+        raise ValueError(
+            f"{path} [{key!r}]: expected at least one real segment (a 1) per video; "
+            f"found none in row(s) {empty[:5].tolist()}."
+        )
+    # Padding only at the end: row i must equal [1] * real_i + [0] * (T - real_i).
+    expected = np.arange(mask.shape[-1]) < real[:, None]
+    holes = np.flatnonzero((mask != expected).any(-1))
+    if holes.size:
+        row = int(holes[0])
+        raise ValueError(
+            f"{path} [{key!r}]: expected real segments (1) first, then padding (0) at "
+            f"the end of the clip; found row {row} = {mask[row].astype(int).tolist()}."
+        )
+
+
+def read_segment_mask(path, n, t, rows="N"):
+    """The (n, t) mask of `path`, checked; all ones when the file is absent.
+    `rows` names the first axis in errors."""
+    if not path.exists():
+        return np.ones((n, t), np.float32)
+    mask = read_array(path, FEATURE_KEY, (n, t), (rows, "T"), "biuf", "numeric")
+    check_segment_mask(path, FEATURE_KEY, mask)
+    return mask
 
 
 def load_ave(root, check_finite_visual=True):
@@ -335,4 +391,5 @@ def load_ave(root, check_finite_visual=True):
         class_names=class_names,
         noisy=_read_noisy(root, shape, num_classes),
         regions=regions,
+        segment_mask=read_segment_mask(root / MASK_FILE, n, t),
     )

@@ -2,14 +2,18 @@
 
 The visual features are streamed from their HDF5 file batch by batch (one
 contiguous row read per video), so AVE's 7.7 GB file never needs to fit in
-RAM; audio, labels and orders are small and stay in memory. Batches are
-shuffled per epoch (a new permutation each pass) and prefetched.
+RAM; audio, labels, segment masks and orders are small and stay in memory.
+Batches are shuffled per epoch (a new permutation each pass) and prefetched.
+Every batch carries `segment_mask` (B, T), 1 = real segment: the models leave
+padded segments out of their outputs at real segments, of the loss and of
+the accuracy.
 
 - supervised: targets are the one-hot segment labels (B, T, C) (§3.6);
 - weak: targets are the video labels (B, C); the training split also holds
   the background-only ("noisy") videos when the folder has them (§3.6, §4.1);
 - unsupervised: inputs also carry `audio_negative`, the audio of a different
-  video of the same split; targets are zeros (B,) (§3.7, AVTGML).
+  video of the same split, and its mask `segment_mask_negative`; targets are
+  zeros (B,) (§3.7, AVTGML).
 """
 
 
@@ -22,10 +26,12 @@ from keras_avl.validation import check_choice, check_non_negative_int, check_pos
 
 
 def _split_items(data, split, regime, include_noisy):
-    """Where each video of the split lives: (file, row) pairs, audio, targets."""
+    """Where each video of the split lives: (file, row) pairs, audio, segment
+    masks, targets."""
     order = data.orders[split]
     sources = [(data.visual_path, row) for row in order]
     audio = [data.audio[order]]
+    masks = [data.segment_mask[order]]
     if regime == "weak":
         targets = [data.video_labels[order]]
     elif regime == "supervised":
@@ -36,8 +42,9 @@ def _split_items(data, split, regime, include_noisy):
         noisy = data.noisy
         sources += [(noisy.visual_path, row) for row in range(len(noisy.audio))]
         audio.append(noisy.audio)
+        masks.append(noisy.segment_mask)
         targets.append(noisy.video_labels)
-    return sources, np.concatenate(audio), np.concatenate(targets)
+    return sources, np.concatenate(audio), np.concatenate(masks), np.concatenate(targets)
 
 
 def negative_indices(rng, n):
@@ -85,8 +92,9 @@ def make_dataset(
             uninterrupted run sees from epoch k on.
 
     Returns:
-        A dataset of `({"visual": (B,T,H,W,d_v), "audio": (B,T,d_a)
-        [, "audio_negative": (B,T,d_a)]}, targets)`, float32, with a known
+        A dataset of `({"visual": (B,T,H,W,d_v), "audio": (B,T,d_a),
+        "segment_mask": (B,T) [, "audio_negative": (B,T,d_a),
+        "segment_mask_negative": (B,T)]}, targets)`, float32, with a known
         cardinality (batches per epoch).
 
     Example:
@@ -106,7 +114,7 @@ def make_dataset(
     shuffle = split == "train" if shuffle is None else bool(shuffle)
     if include_noisy is None:
         include_noisy = regime == "weak" and split == "train"
-    sources, audio, targets = _split_items(data, split, regime, include_noisy)
+    sources, audio, masks, targets = _split_items(data, split, regime, include_noisy)
     n = len(sources)
     negatives = regime == "unsupervised"
     row_shape = tuple(data.visual_shape[1:])
@@ -131,9 +139,11 @@ def make_dataset(
                         files[path] = h5py.File(path, "r")[FEATURE_KEY]
                     # HDF5 converts float64 files (AVE's release) to float32 here.
                     files[path].read_direct(visual, np.s_[row], np.s_[k])
-                inputs = {"visual": visual, "audio": audio[batch]}
+                inputs = {"visual": visual, "audio": audio[batch], "segment_mask": masks[batch]}
                 if negatives:
-                    inputs["audio_negative"] = audio[negative[start : start + batch_size]]
+                    other = negative[start : start + batch_size]
+                    inputs["audio_negative"] = audio[other]
+                    inputs["segment_mask_negative"] = masks[other]
                 yield inputs, targets[batch]
             completed_passes += 1
         finally:
@@ -144,9 +154,11 @@ def make_dataset(
     input_spec = {
         "visual": spec((None,) + row_shape, tf.float32),
         "audio": spec((None,) + audio.shape[1:], tf.float32),
+        "segment_mask": spec((None,) + masks.shape[1:], tf.float32),
     }
     if negatives:
         input_spec["audio_negative"] = input_spec["audio"]
+        input_spec["segment_mask_negative"] = input_spec["segment_mask"]
     signature = (input_spec, spec((None,) + targets.shape[1:], tf.float32))
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))

@@ -34,6 +34,7 @@ from keras_avl.data.annotations import ANNOTATIONS_FILE, read_annotations
 from keras_avl.data.ave_dataset import (
     AUDIO_FILE,
     FEATURE_KEY,
+    MASK_FILE,
     ORDER_KEY,
     SPLITS,
     VISUAL_FILE,
@@ -41,8 +42,7 @@ from keras_avl.data.ave_dataset import (
 )
 from keras_avl.features.decoding import VIDEO_SUFFIXES, UnusableVideoError, read_clips
 
-# keras-avl's additions to the release's files (SPEC §5).
-MASK_FILE = "segment_mask.h5"
+# keras-avl's additions to the release's files (SPEC §5; MASK_FILE too).
 VIDEO_IDS_FILE = "video_ids.txt"
 SKIPPED_FILE = "skipped.tsv"
 SETTINGS_FILE = "extraction.json"

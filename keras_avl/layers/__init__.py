@@ -5,6 +5,7 @@ from keras_avl.layers.audio_guided_attention import AudioGuidedAttention
 from keras_avl.layers.avfb_layer import AVFBLayer
 from keras_avl.layers.mfb_pooling import MFBPooling
 from keras_avl.layers.mil_pooling import MILPooling
+from keras_avl.layers.segment_mask import SegmentMask
 from keras_avl.layers.swab_layer import SWABLayer
 from keras_avl.layers.triplet_stack import TripletStack
 
@@ -14,6 +15,7 @@ __all__ = [
     "AVFBLayer",
     "MFBPooling",
     "MILPooling",
+    "SegmentMask",
     "SWABLayer",
     "TripletStack",
 ]

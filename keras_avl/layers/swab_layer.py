@@ -31,7 +31,8 @@ class SWABLayer(keras.layers.Layer):
         inputs: h of shape `(B, T, D)`.
         mask: optional boolean `(B, T)`, False for padded segments (videos
             shorter than T). Padded segments get alpha = 0 and enter neither
-            the mean nor the max.
+            the mean nor the max; a video without a real segment gets
+            s = 0 and alpha = 0.
 
     Returns:
         Tuple `(s, alpha)`: s `(B, T, D)` of eq. 11 and alpha `(B, T)` of
@@ -86,11 +87,13 @@ class SWABLayer(keras.layers.Layer):
             gate_global += ops.relu(ops.matmul(r_ave, self.W_g) + self.b_g)
         if "max" in self.pooling:
             # Padded segments must never win the max; -1e9 overflows float16,
-            # so the max is taken in float32.
+            # so the max is taken in float32, and a video without a real
+            # segment gets r_max = 0 (as its r_ave), not the fill value.
             r_max = ops.max(
                 ops.where(ops.expand_dims(mask, -1), ops.cast(h, "float32"), -1e9),
                 axis=1,
             )
+            r_max = ops.where(ops.any(mask, axis=1, keepdims=True), r_max, 0.0)
             r_max = ops.cast(r_max, h.dtype)
             gate_global += ops.relu(ops.matmul(r_max, self.W_g) + self.b_g)
         gate_local = ops.relu(ops.matmul(h, self.W_gbar) + self.b_gbar)  # (B,T,U)

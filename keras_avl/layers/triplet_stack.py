@@ -1,5 +1,8 @@
 """Packs the three SWAB outputs of the unsupervised regime (§3.7) into the
-single `(B, 3, T, D)` tensor that `GramTripletLoss` reads as `y_pred`."""
+single `(B, 3, T, D)` tensor that `GramTripletLoss` reads as `y_pred`.
+
+Padded segments (see `keras_avl.layers.SegmentMask`) are zeroed, so that the
+Gram matrices of AVTGML (eqs. 13-15) cover the real segments only."""
 
 import keras
 from keras import ops
@@ -11,6 +14,8 @@ class TripletStack(keras.layers.Layer):
 
     Call arguments:
         inputs: list of three tensors of shape `(B, T, D)`.
+        mask: optional list of three boolean `(B, T)` masks (or None); the
+            rows of padded segments are set to zero.
 
     Returns:
         A tensor of shape `(B, 3, T, D)`.
@@ -23,6 +28,10 @@ class TripletStack(keras.layers.Layer):
     (2, 3, 10, 4)
     """
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def build(self, input_shape):
         shapes = [tuple(shape) for shape in input_shape]
         if len(shapes) != 3 or any(shape != shapes[0] for shape in shapes[1:]):
@@ -31,8 +40,16 @@ class TripletStack(keras.layers.Layer):
                 f"audio_negative] of one shape (B, T, D); received {shapes}."
             )
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
+        masks = mask if mask is not None else [None] * len(inputs)
+        inputs = [
+            x if m is None else x * ops.expand_dims(ops.cast(m, x.dtype), -1)
+            for x, m in zip(inputs, masks)
+        ]
         return ops.stack(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape[0])

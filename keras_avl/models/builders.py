@@ -8,6 +8,13 @@ AVFB (eqs. 1-7) -> temporal LSTMs (eq. 8) -> SWAB (eqs. 9-11) -> aggregation
 Every model names the layers whose outputs a user wants to look at: `avfb` or
 `audio_guided_attention` (lambda), `visual_swab` / `audio_swab` (alpha) and
 `segment_probabilities`; `inference_model` turns them into one model.
+
+Every model takes the optional input `segment_mask` (B, T), 1 = real segment,
+0 = padding at the end of a clip shorter than T (`segment_mask_negative` for
+the negative audio of the unsupervised regime); left out, every segment is
+real. Padded segments reach no output at a real segment: the LSTMs skip them,
+SWAB and MIL pooling leave them out, and the segment probabilities carry the
+mask, so that Keras leaves them out of the loss and the accuracy.
 """
 
 import keras
@@ -17,29 +24,44 @@ from keras_avl.layers import (
     AudioGuidedAttention,
     AVFBLayer,
     MILPooling,
+    SegmentMask,
     SWABLayer,
     TripletStack,
 )
 from keras_avl.losses import GramTripletLoss
 from keras_avl.models.config import AVLConfig
 from keras_avl.regimes import REGIMES
+from keras_avl.models.optional_inputs import OptionalInputsModel
+
 
 
 def model_inputs(config, negative_audio=False):
-    """The named `keras.Input`s of a model: `visual`, `audio` (and
-    `audio_negative` for the unsupervised regime)."""
+    """The named `keras.Input`s of a model: `visual`, `audio`, the optional
+    `segment_mask` (and `audio_negative`, `segment_mask_negative` for the
+    unsupervised regime)."""
     height, width = config.grid
     inputs = {
         "visual": keras.Input(
             (config.segments, height, width, config.visual_dim), name="visual"
         ),
         "audio": keras.Input((config.segments, config.audio_dim), name="audio"),
+        "segment_mask": keras.Input((config.segments,), name="segment_mask", optional=True),
     }
     if negative_audio:
         inputs["audio_negative"] = keras.Input(
             (config.segments, config.audio_dim), name="audio_negative"
         )
+        inputs["segment_mask_negative"] = keras.Input(
+            (config.segments,), name="segment_mask_negative", optional=True
+        )
     return inputs
+
+
+def _real_segments(inputs, suffix=""):
+    """The boolean (B, T) mask of `segment_mask{suffix}` (all True when None)."""
+    return SegmentMask(name=f"real_segments{suffix}")(
+        inputs[f"audio{suffix}"], inputs[f"segment_mask{suffix}"]
+    )
 
 
 def _temporal_lstm(config, name):
@@ -64,12 +86,12 @@ class _Stream:
             else None
         )
 
-    def __call__(self, x):
+    def __call__(self, x, mask):
         """Returns (h, s, alpha); s is h and alpha is None without SWAB."""
-        h = self.lstm(x)
+        h = self.lstm(x, mask=mask)
         if self.swab is None:
             return h, h, None
-        s, alpha = self.swab(h)
+        s, alpha = self.swab(h, mask=mask)
         return h, s, alpha
 
 
@@ -91,15 +113,15 @@ def _visual_features(config, visual, audio):
     return pooled, None
 
 
-def _paper_segment_features(config, inputs):
+def _paper_segment_features(config, inputs, mask):
     """The per-segment representation fed to the classifier (B, T, F)."""
     visual, audio = inputs["visual"], inputs["audio"]
     streams = {}
     if "visual" in config.modalities:
         features, _ = _visual_features(config, visual, audio)
-        streams["visual"] = _Stream(config, "visual")(features)
+        streams["visual"] = _Stream(config, "visual")(features, mask)
     if config.modalities.startswith("audio"):
-        streams["audio"] = _Stream(config, "audio")(audio)
+        streams["audio"] = _Stream(config, "audio")(audio, mask)
     if len(streams) == 1:
         (h, s, alpha), = streams.values()
         if alpha is None:
@@ -112,7 +134,7 @@ def _paper_segment_features(config, inputs):
     return keras.layers.Concatenate(name="stream_features")([s_v, s_a])
 
 
-def _avatt_segment_features(config, inputs):
+def _avatt_segment_features(config, inputs, mask):
     """A+V-att of Tian et al. (ECCV 2018): audio-guided visual attention, two
     bidirectional LSTMs and a hidden Dense layer."""
     regions = keras.layers.Reshape(
@@ -124,17 +146,17 @@ def _avatt_segment_features(config, inputs):
         name="audio_guided_attention",
     )([regions, inputs["audio"]])
     bidirectional = config.replace(bidirectional=True)
-    h_v = _temporal_lstm(bidirectional, "visual_lstm")(attended)
-    h_a = _temporal_lstm(bidirectional, "audio_lstm")(inputs["audio"])
+    h_v = _temporal_lstm(bidirectional, "visual_lstm")(attended, mask=mask)
+    h_a = _temporal_lstm(bidirectional, "audio_lstm")(inputs["audio"], mask=mask)
     joint = keras.layers.Concatenate(name="stream_features")([h_a, h_v])
     return keras.layers.Dense(64, activation="relu", name="hidden_dense")(joint)
 
 
-def _segment_probabilities(config, inputs):
+def _segment_probabilities(config, inputs, mask):
     if config.architecture == "avatt":
-        features = _avatt_segment_features(config, inputs)
+        features = _avatt_segment_features(config, inputs, mask)
     else:
-        features = _paper_segment_features(config, inputs)
+        features = _paper_segment_features(config, inputs, mask)
     features = keras.layers.Dropout(config.dropout, name="classifier_dropout")(features)
     # float32 softmax also under a mixed-precision policy.
     return keras.layers.Dense(
@@ -168,8 +190,10 @@ def build_supervised(config=None, compile=True):
     """
     config = config or AVLConfig()
     inputs = model_inputs(config)
-    probabilities = _segment_probabilities(config, inputs)
-    model = keras.Model(inputs, probabilities, name=f"{config.architecture}_supervised")
+    probabilities = _segment_probabilities(config, inputs, _real_segments(inputs))
+    model = OptionalInputsModel(
+        inputs, probabilities, name=f"{config.architecture}_supervised"
+    )
     if compile:
         _compile_classifier(model, config)
     return model
@@ -183,10 +207,13 @@ def build_weakly_supervised(config=None, compile=True):
     """
     config = config or AVLConfig()
     inputs = model_inputs(config)
+    mask = _real_segments(inputs)
     video_probabilities = MILPooling(name="video_probabilities")(
-        _segment_probabilities(config, inputs)
+        _segment_probabilities(config, inputs, mask), mask=mask
     )
-    model = keras.Model(inputs, video_probabilities, name=f"{config.architecture}_weak")
+    model = OptionalInputsModel(
+        inputs, video_probabilities, name=f"{config.architecture}_weak"
+    )
     if compile:
         _compile_classifier(model, config)
     return model
@@ -214,13 +241,18 @@ def build_unsupervised(config=None, compile=True):
             "use_swab=False."
         )
     inputs = model_inputs(config, negative_audio=True)
+    mask = _real_segments(inputs)
     features, _ = _visual_features(config, inputs["visual"], inputs["audio"])
-    _, s_v, _ = _Stream(config, "visual")(features)
+    _, s_v, _ = _Stream(config, "visual")(features, mask)
     audio_stream = _Stream(config, "audio")
-    _, s_a_pos, _ = audio_stream(inputs["audio"])
-    _, s_a_neg, _ = audio_stream(inputs["audio_negative"])
-    triplet = TripletStack(name="gram_triplet_features")([s_v, s_a_pos, s_a_neg])
-    model = keras.Model(inputs, triplet, name="paper_unsupervised")
+    _, s_a_pos, _ = audio_stream(inputs["audio"], mask)
+    negative_mask = _real_segments(inputs, "_negative")
+    _, s_a_neg, _ = audio_stream(inputs["audio_negative"], negative_mask)
+    # Padded rows are zeroed: the Gram matrices cover the real segments only.
+    triplet = TripletStack(name="gram_triplet_features")(
+        [s_v, s_a_pos, s_a_neg], mask=[mask, mask, negative_mask]
+    )
+    model = OptionalInputsModel(inputs, triplet, name="paper_unsupervised")
     if compile:
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_avl.models.optional_inputs import OptionalInputsModel
+
 # Layers whose second output is the spatial attention lambda (B, T, S).
 SPATIAL_ATTENTION_LAYERS = ("avfb", "audio_guided_attention")
 
@@ -21,8 +23,8 @@ def inference_model(model):
       when there is no visual stream), and `audio_segment_attention`, when
       the model has SWAB.
 
-    It accepts the same inputs as `model` (`audio_negative` too, for the
-    unsupervised regime).
+    It accepts the same inputs as `model` (`segment_mask` too, and
+    `audio_negative` for the unsupervised regime).
 
     Example:
 
@@ -56,4 +58,4 @@ def inference_model(model):
             outputs["audio_segment_attention"] = audio_swab.output[1]
     elif audio_swab is not None:
         outputs["segment_attention"] = audio_swab.output[1]
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_inference")
+    return OptionalInputsModel(model.input, outputs, name=f"{model.name}_inference")

@@ -3,7 +3,8 @@
 Segment accuracy (AVE's metric), per-class accuracy and the confusion matrix
 for the regimes that classify (supervised, weak: both predict per segment), and
 the pointing game of the spatial attention lambda for all three regimes when
-the dataset has ground-truth regions (`regions.h5`). The result is also stored
+the dataset has ground-truth regions (`regions.h5`). Every metric counts the
+real segments only (`segment_mask.h5`: padded segments are left out). The result is also stored
 under `evaluation.<split>` in the run's `metrics.json`.
 """
 
@@ -81,12 +82,13 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
     outputs = model.predict(inputs, verbose=0)
     order = data.orders[split]
     true_classes = data.segment_labels[order].argmax(-1)
+    valid = data.segment_mask[order] != 0
     result = {"split": split, "regime": run.regime, "variant": run.variant}
     if "segment_probabilities" in outputs:
         predicted = outputs["segment_probabilities"].argmax(-1)
-        confusion = confusion_matrix(true_classes, predicted, data.num_classes)
+        confusion = confusion_matrix(true_classes, predicted, data.num_classes, valid)
         result.update(
-            segment_accuracy=segment_accuracy(true_classes, predicted),
+            segment_accuracy=segment_accuracy(true_classes, predicted, valid),
             per_class_accuracy=dict(zip(data.class_names, per_class_accuracy(confusion))),
             confusion_matrix=confusion.tolist(),
             class_names=data.class_names,
@@ -95,7 +97,7 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
         result.update(segment_accuracy=None, per_class_accuracy=None,
                       confusion_matrix=None, class_names=None)
     if data.regions is not None and "spatial_attention" in outputs:
-        event = true_classes != data.background
+        event = (true_classes != data.background) & valid
         result.update(pointing_game(outputs["spatial_attention"], data.regions[order], event))
     else:
         result.update(pointing_game=None, pointing_game_chance=None, pointing_game_segments=0)

@@ -5,32 +5,50 @@
 - per-class accuracy and the confusion matrix over segments;
 - pointing game: the share of event segments whose argmax of the spatial
   attention lambda (eq. 5) falls inside the ground-truth sounding region.
+
+Padded segments of clips shorter than T (`segment_mask.h5`) are no segments
+of the test set: `valid` leaves them out (the pointing game's `event`
+selection excludes them the same way).
 """
 
 import numpy as np
 
 
-def segment_accuracy(true_classes, predicted_classes):
-    """Share of segments whose predicted class is the true one.
+def _real(values, valid):
+    """The entries of `values` at real segments (`valid` nonzero; all when None)."""
+    values = np.asarray(values)
+    return values.ravel() if valid is None else values[np.asarray(valid) != 0]
+
+
+def segment_accuracy(true_classes, predicted_classes, valid=None):
+    """Share of (real) segments whose predicted class is the true one.
+
+    Args:
+        true_classes, predicted_classes: integer arrays of one shape, (N, T).
+        valid: optional array of that shape, 0 at padded segments.
 
     Example:
 
     >>> segment_accuracy(np.array([[0, 1], [2, 2]]), np.array([[0, 1], [2, 0]]))
     0.75
+    >>> segment_accuracy(np.array([[0, 1], [2, 2]]), np.array([[0, 1], [2, 0]]),
+    ...                  valid=np.array([[1, 1], [1, 0]]))
+    1.0
     """
-    return float(np.mean(np.asarray(true_classes) == np.asarray(predicted_classes)))
+    return float(np.mean(_real(true_classes, valid) == _real(predicted_classes, valid)))
 
 
-def confusion_matrix(true_classes, predicted_classes, num_classes):
-    """(C, C) int counts: row = true class, column = predicted class.
+def confusion_matrix(true_classes, predicted_classes, num_classes, valid=None):
+    """(C, C) int counts over the (real) segments: row = true class, column =
+    predicted class; `valid` as in `segment_accuracy`.
 
     Example:
 
     >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist()
     [[1, 0], [1, 1]]
     """
-    true_classes = np.asarray(true_classes).ravel()
-    predicted_classes = np.asarray(predicted_classes).ravel()
+    true_classes = _real(true_classes, valid)
+    predicted_classes = _real(predicted_classes, valid)
     counts = np.bincount(true_classes * num_classes + predicted_classes,
                          minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes)
@@ -58,7 +76,7 @@ def pointing_game(attention, regions, event):
     Args:
         attention: (N, T, H, W) spatial attention lambda.
         regions: (N, T, H, W), nonzero on the sounding object.
-        event: (N, T) bool, the event segments.
+        event: (N, T) bool, the event segments (False at padded segments).
 
     Returns:
         Dict with `pointing_game` (the hit rate), `pointing_game_chance` (the

@@ -138,10 +138,11 @@ def localize_video(run, video, out, extractor, frames_per_segment=16, start=0, a
     segments = run.model_config.segments
     clip = next(read_clips(video, segments, frames_per_segment, start=start))
     visual, audio = extractor(clip)
-    inputs = {"visual": visual[None], "audio": audio[None]}
+    inputs = {"visual": visual[None], "audio": audio[None], "segment_mask": clip.mask[None]}
     if run.regime == "unsupervised":
         # Only the maps are wanted; the positive audio stands in for the negative.
         inputs["audio_negative"] = audio[None]
+        inputs["segment_mask_negative"] = clip.mask[None]
     outputs = inference_model(run.load_model()).predict(inputs, verbose=0)
     result = Localization(
         video_id=clip.video_id,
