@@ -15,6 +15,12 @@ from keras_avl.numerics import safe_l2_normalize, signed_sqrt
 from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 from keras_avl.validation import check_positive_int, check_rate
 
+# `fused="auto"`: the path that measured faster per backend (forward+backward
+# at AVE size on the 2-core CPU of benchmarks/results/mfb_cpu_*.json: fused
+# 2.1x the reference on JAX, 0.86x on TensorFlow). TensorFlow keeps the
+# reference also on a GPU, where neither path has been measured.
+FUSED_AUTO = {"jax": True, "tensorflow": False}
+
 
 @keras.saving.register_keras_serializable(package="keras_avl")
 class MFBPooling(keras.layers.Layer):
@@ -28,12 +34,15 @@ class MFBPooling(keras.layers.Layer):
             pooling (as in Yu et al.'s MFB).
         use_bias: bool, whether the U and V projections get biases
             (`U_bias`, `V_bias`). Off by default so that eq. 3 holds exactly.
-        fused: bool, whether to compute with `keras_avl.ops.fused_mfb` (one
-            XLA computation that never forms the (S, q*p) product; the same
-            results up to float rounding). Used on the TensorFlow and JAX
-            backends; the reference `keras.ops` path runs on other backends,
-            when the number of regions S is unknown while tracing, and
-            whenever dropout is active (training with `dropout > 0`), because
+        fused: `"auto"`, True or False: whether to compute with
+            `keras_avl.ops.fused_mfb` (one XLA computation that never forms
+            the (S, q*p) product; the same results up to float rounding).
+            `"auto"` takes the path that measured faster on the active
+            backend (`FUSED_AUTO`: fused on JAX, reference on TensorFlow).
+            The fused path runs on the TensorFlow and JAX backends only; the
+            reference `keras.ops` path runs on other backends, when the
+            number of regions S is unknown while tracing, and whenever
+            dropout is active (training with `dropout > 0`), because
             dropping single product channels needs the full product.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
@@ -63,7 +72,7 @@ class MFBPooling(keras.layers.Layer):
         output_dim=256,
         dropout=0.0,
         use_bias=False,
-        fused=True,
+        fused="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,7 +80,11 @@ class MFBPooling(keras.layers.Layer):
         self.output_dim = check_positive_int("output_dim", output_dim)
         self.dropout = check_rate("dropout", dropout)
         self.use_bias = use_bias
-        self.fused = bool(fused)
+        if fused != "auto" and not isinstance(fused, bool):
+            raise ValueError(
+                f"`fused` must be 'auto', True or False; received fused={fused!r}."
+            )
+        self.fused = fused
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
@@ -119,7 +132,7 @@ class MFBPooling(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         visual, audio = inputs
-        if self.fused and keras.backend.backend() in SUPPORTED_BACKENDS:
+        if self.uses_fused_kernel():
             # The fused op tiles on a static S; a traced S = None runs here.
             if not (training and self.dropout > 0) and visual.shape[-2] is not None:
                 return self._fused_call(visual, audio)
@@ -140,6 +153,14 @@ class MFBPooling(keras.layers.Layer):
         attention = ops.cast(attention, self.compute_dtype)
         attended = ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2)
         return attended, attention
+
+    def uses_fused_kernel(self):
+        """Whether `fused` (resolved per backend when `"auto"`) selects the
+        fused kernel on the active Keras backend."""
+        backend = keras.backend.backend()
+        if backend not in SUPPORTED_BACKENDS:
+            return False
+        return FUSED_AUTO[backend] if self.fused == "auto" else self.fused
 
     def _fused_call(self, visual, audio):
         # fused_mfb takes N = prod(leading dims) segments.
