@@ -1,5 +1,5 @@
 """`MFBPooling(fused="auto")`: the default takes, per backend, the MFB path
-that measured faster (`FUSED_AUTO`); explicit True / False still force a path;
+and size that measured faster; explicit True / False still force a path;
 configs round-trip and configs saved with the old boolean default load."""
 
 import keras
@@ -8,7 +8,7 @@ import pytest
 
 from keras_avl.layers import MFBPooling
 from keras_avl.layers import mfb_pooling
-from keras_avl.layers.mfb_pooling import FUSED_AUTO
+from keras_avl.layers.mfb_pooling import FUSED_AUTO_TF_MAX_VISUAL_DIM
 
 
 def test_fused_defaults_to_auto_and_round_trips():
@@ -33,7 +33,8 @@ def test_other_values_are_refused(fused):
 
 
 @pytest.mark.multibackend
-def test_auto_takes_the_measured_faster_path_of_the_backend(monkeypatch):
+@pytest.mark.parametrize("visual_dim", [6, FUSED_AUTO_TF_MAX_VISUAL_DIM])
+def test_auto_takes_the_measured_faster_path_of_the_backend(monkeypatch, visual_dim):
     backend = keras.backend.backend()
     calls = []
     real = mfb_pooling.fused_mfb
@@ -43,10 +44,11 @@ def test_auto_takes_the_measured_faster_path_of_the_backend(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(mfb_pooling, "fused_mfb", spy)
-    visual = np.random.default_rng(0).random((2, 5, 6), dtype="float32")
+    visual = np.random.default_rng(0).random((2, 5, visual_dim), dtype="float32")
     audio = np.random.default_rng(1).random((2, 3), dtype="float32")
-    expected = {"tensorflow": False, "jax": True}.get(backend, False)
-    for fused, uses in (("auto", expected), (True, backend in FUSED_AUTO), (False, False)):
+    supported = backend in ("tensorflow", "jax")
+    expected = backend == "jax" or (backend == "tensorflow" and visual_dim < FUSED_AUTO_TF_MAX_VISUAL_DIM)
+    for fused, uses in (("auto", expected), (True, supported), (False, False)):
         calls.clear()
         layer = MFBPooling(factor=2, output_dim=4, fused=fused)
         layer([visual, audio])

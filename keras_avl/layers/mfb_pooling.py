@@ -15,11 +15,14 @@ from keras_avl.numerics import safe_l2_normalize, signed_sqrt
 from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 from keras_avl.validation import check_positive_int, check_rate
 
-# `fused="auto"`: the path that measured faster per backend (forward+backward
-# at AVE size on the 2-core CPU of benchmarks/results/mfb_cpu_*.json: fused
-# 2.1x the reference on JAX, 0.86x on TensorFlow). TensorFlow keeps the
-# reference also on a GPU, where neither path has been measured.
-FUSED_AUTO = {"jax": True, "tensorflow": False}
+# `fused="auto"`: the path that measured faster per backend and size on the
+# 2-core CPU: on JAX the fused path (2.1x the reference forward+backward at AVE
+# size, benchmarks/results/mfb_cpu_jax.json); on TensorFlow the fused path
+# below d_v = FUSED_AUTO_TF_MAX_VISUAL_DIM (the paper model trains 1.56x faster
+# with it at d_v = 64, benchmarks/results/train_cpu_tensorflow_dv64.json) and
+# the reference from there on (fused 0.57-0.86x at AVE's d_v = 512). Between
+# 64 and 512 nothing was measured; GPUs were not measured.
+FUSED_AUTO_TF_MAX_VISUAL_DIM = 256
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")
@@ -38,7 +41,8 @@ class MFBPooling(keras.layers.Layer):
             `keras_avl.ops.fused_mfb` (one XLA computation that never forms
             the (S, q*p) product; the same results up to float rounding).
             `"auto"` takes the path that measured faster on the active
-            backend (`FUSED_AUTO`: fused on JAX, reference on TensorFlow).
+            backend and size: fused on JAX, and on TensorFlow for visual
+            features of fewer than `FUSED_AUTO_TF_MAX_VISUAL_DIM` channels.
             The fused path runs on the TensorFlow and JAX backends only; the
             reference `keras.ops` path runs on other backends, when the
             number of regions S is unknown while tracing, and whenever
@@ -155,12 +159,14 @@ class MFBPooling(keras.layers.Layer):
         return attended, attention
 
     def uses_fused_kernel(self):
-        """Whether `fused` (resolved per backend when `"auto"`) selects the
-        fused kernel on the active Keras backend."""
+        """Whether `fused` (resolved per backend and d_v when `"auto"`)
+        selects the fused kernel on the active Keras backend (once built)."""
         backend = keras.backend.backend()
         if backend not in SUPPORTED_BACKENDS:
             return False
-        return FUSED_AUTO[backend] if self.fused == "auto" else self.fused
+        if self.fused != "auto":
+            return self.fused
+        return backend == "jax" or self.U.shape[0] < FUSED_AUTO_TF_MAX_VISUAL_DIM
 
     def _fused_call(self, visual, audio):
         # fused_mfb takes N = prod(leading dims) segments.
