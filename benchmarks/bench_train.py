@@ -1,125 +1,370 @@
-"""End-to-end training throughput (videos/s) of the supervised models at AVE
-size: the paper's model (`build_supervised(AVLConfig())`) with MFB fused and
-not, and the A+V-att baseline (`variant_config("avatt")`).
+"""End-to-end training throughput (videos/s) of the supervised models, next to
+the machine's limit: the paper's model (`AVLConfig()`) and the A+V-att
+baseline (`variant_config("avatt")`) under the options that change speed (MFB
+path, bfloat16, XLA, steps per execution, the visual data path), a plain
+PyTorch A+V-att loop written the way the released AVE-ECCV18 code trains it
+(`--torch-peer`), achieved GFLOP/s and the measured float32 / bfloat16
+matrix-product peak of the backend.
 
-The batch is made once and put in device memory (backend tensors) before
-timing; each step is `model.train_on_batch` (the model's compiled train step:
-XLA on both TensorFlow and JAX) after `--warmup` steps that compile it. Times
-are per step, the median over `--steps`; variants alternate step by step so
-that load from other processes hits them alike. An AVE epoch is 3,339 training
-videos.
+Each variant is timed as one `model.fit(..., steps_per_epoch=--steps)` call
+(the model's compiled train step and Keras' per-step loop, data included)
+after one untimed call that compiles it; the variants alternate call by call
+for `--rounds` rounds, so that load from other processes hits them alike, and
+the load average is recorded each round. Report ratios, not absolute times.
 
-`MFBPooling` runs its reference path whenever its dropout is active, so the
-`mfb_dropout=0.1` row (the paper model with MFB dropout, fused=True) trains on
-the reference path; `AVLConfig().mfb_dropout` is 0, as in the paper.
+Data: by default every variant reads a few random batches held in memory
+(`tf.data.Dataset.from_tensor_slices`, repeated). With `--data FOLDER` (an AVE
+layout, e.g. `generate_dataset(size="full", visual_dim=64)`) the variants
+named `stream` / `memory` read the training split through `make_dataset`'s
+streaming and in-memory paths.
+
+FLOPs: XLA's cost analysis of the jitted forward+backward step under JAX
+(counted in a JAX subprocess when the backend is TensorFlow; the MFB path and
+the precision are those of the variant). XLA counts a while loop's body once,
+so the recurrent layers' T = 10 steps count as one: the GFLOP/s are a lower
+bound.
 
 Usage:
 
-    KERAS_BACKEND=tensorflow python benchmarks/bench_train.py \
-        --out benchmarks/results/train_cpu_tensorflow.json
+    KERAS_BACKEND=tensorflow python benchmarks/bench_train.py --visual-dim 64 \\
+        --torch-peer --out benchmarks/results/train_cpu_tensorflow_dv64.json
+    KERAS_BACKEND=jax python benchmarks/bench_train.py --visual-dim 512 \\
+        --out benchmarks/results/train_cpu_jax.json
 """
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
-from bench_mfb import ResidentPeak, block, environment, finish_and_write
+from bench_mfb import block, environment, finish_and_write
 
 AVE_TRAIN_VIDEOS = 3339
+PEER = "torch A+V-att (released loop)"
+# name -> (variant, options). fused: MFBPooling's `fused` (True was the
+# default before "auto"); data: "synthetic" (in-memory random batches) or a
+# make_dataset path ("stream", today's, or "memory") when --data is given.
+BASE = dict(fused="auto", mixed=False, jit=None, spe=1, data="synthetic")
+VARIANTS = {
+    "paper, main (fused=True)": ("paper", dict(BASE, fused=True)),
+    "paper, fused=auto": ("paper", BASE),
+    "paper, fused=auto, bf16": ("paper", dict(BASE, mixed=True)),
+    "paper, fused=auto, jit": ("paper", dict(BASE, jit=True)),
+    "paper, fused=auto, bf16, jit": ("paper", dict(BASE, mixed=True, jit=True)),
+    "paper, fused=auto, spe": ("paper", dict(BASE, spe="steps")),
+    "paper, fused=auto, jit, spe": ("paper", dict(BASE, jit=True, spe="steps")),
+    "avatt": ("avatt", BASE),
+    "avatt, bf16": ("avatt", dict(BASE, mixed=True)),
+    "avatt, jit": ("avatt", dict(BASE, jit=True)),
+    "avatt, bf16, jit": ("avatt", dict(BASE, mixed=True, jit=True)),
+    "avatt, spe": ("avatt", dict(BASE, spe="steps")),
+    "avatt, jit, spe": ("avatt", dict(BASE, jit=True, spe="steps")),
+}
+DATA_VARIANTS = {
+    "paper, main, stream": ("paper", dict(BASE, fused=True, data="stream")),
+    "paper, fused=auto, memory": ("paper", dict(BASE, data="memory")),
+    "avatt, stream": ("avatt", dict(BASE, data="stream")),
+    "avatt, memory": ("avatt", dict(BASE, data="memory")),
+}
 
 
-def variants():
-    """name -> (config, fused) of the measured models."""
+def model_config(variant, visual_dim, smoke=False):
     from keras_avl.models import AVLConfig, variant_config
 
-    paper = AVLConfig()
-    return {
-        "paper, fused": (paper, True),
-        "paper, reference": (paper, False),
-        "paper mfb_dropout=0.1, fused": (paper.replace(mfb_dropout=0.1), True),
-        "avatt baseline": (variant_config("avatt"), False),
-    }
+    base = AVLConfig(visual_dim=visual_dim)
+    if smoke:
+        base = base.replace(num_classes=5, audio_dim=8, embed_dim=8, mfb_output_dim=8,
+                            hidden=8, swab_units=8)
+    return variant_config(variant, base)
 
 
-def build(config, fused):
-    """The compiled supervised model, its MFB layers set to `fused`."""
+def build(variant, options, visual_dim, steps, smoke=False):
+    """The compiled supervised model of a variant, set up as `options` say."""
     from keras_avl.layers import MFBPooling
     from keras_avl.models import build_supervised
+    from keras_avl.precision import precision_policy
+    from keras_avl.training.train import configure_train_step
 
-    model = build_supervised(config)
-    # The train step is traced at the first call, so the switch takes effect.
+    with precision_policy(options["mixed"], gpu=False):
+        model = build_supervised(model_config(variant, visual_dim, smoke))
     for layer in model._flatten_layers():
         if isinstance(layer, MFBPooling):
-            layer.fused = fused
+            layer.fused = options["fused"]
+    spe = steps if options["spe"] == "steps" else options["spe"]
+    configure_train_step(model, options["jit"], spe)
     return model
 
 
-def device_batch(config, batch, seed=0):
-    from keras import ops
-
+def random_batches(config, batch, count, seed=0):
+    """`count` random batches (NumPy) of inputs and one-hot labels."""
     rng = np.random.default_rng(seed)
+    n = batch * count
     height, width = config.grid
     x = {
-        "visual": rng.random((batch, config.segments, height, width, config.visual_dim), dtype="float32"),
-        "audio": rng.random((batch, config.segments, config.audio_dim), dtype="float32"),
+        "visual": rng.random((n, config.segments, height, width, config.visual_dim), dtype="float32"),
+        "audio": rng.random((n, config.segments, config.audio_dim), dtype="float32"),
     }
-    labels = rng.integers(0, config.num_classes, (batch, config.segments))
-    y = np.eye(config.num_classes, dtype="float32")[labels]
-    return {k: ops.convert_to_tensor(v) for k, v in x.items()}, ops.convert_to_tensor(y)
+    y = np.eye(config.num_classes, dtype="float32")[rng.integers(0, config.num_classes, (n, config.segments))]
+    return x, y
+
+
+def synthetic_dataset(config, batch, count=2):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(random_batches(config, batch, count)).batch(batch).repeat()
+
+
+def folder_dataset(data, batch, path):
+    from keras_avl.data import make_dataset
+
+    return make_dataset(data, "train", "supervised", batch, data_path=path).repeat()
+
+
+def timed_fit(model, dataset, steps):
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+    return time.perf_counter() - start
+
+
+class TorchAVAtt:
+    """A plain PyTorch A+V-att training loop in the manner of the released
+    AVE-ECCV18 code (supervised_main.py): audio-guided visual attention
+    (ReLU projections to 512, tanh, a 49-way softmax), audio and attended
+    visual Bi-LSTMs (hidden 128), ReLU, Linear(512, 64), ReLU, Linear(64, 29),
+    softmax, MultiLabelSoftMarginLoss on the softmax, Adam(1e-3); batches are
+    assembled row by row from arrays held in memory, in file order. float32."""
+
+    def __init__(self, config, batch, count):
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        x, y = random_batches(config, batch, count, seed=1)
+        self.visual, self.audio, self.labels = x["visual"], x["audio"], y
+        self.batch, self.count = batch, count
+        self.buffers = [np.zeros((batch,) + a.shape[1:], np.float32) for a in (self.audio, self.visual, self.labels)]
+        regions = config.grid[0] * config.grid[1]
+        d_v, d_a, hidden = config.visual_dim, config.audio_dim, 128
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.audio_proj = nn.Linear(d_a, 512)
+                self.video_proj = nn.Linear(d_v, 512)
+                self.video_score = nn.Linear(512, regions, bias=False)
+                self.audio_score = nn.Linear(512, regions, bias=False)
+                self.score = nn.Linear(regions, 1, bias=False)
+                self.lstm_audio = nn.LSTM(d_a, hidden, batch_first=True, bidirectional=True)
+                self.lstm_video = nn.LSTM(d_v, hidden, batch_first=True, bidirectional=True)
+                self.hidden1 = nn.Linear(4 * hidden, 64)
+                self.out = nn.Linear(64, config.num_classes)
+
+            def forward(self, audio, video):
+                b, t = video.shape[:2]
+                regions_v = video.reshape(b * t, regions, d_v)
+                v = torch.relu(self.video_proj(regions_v))
+                a = torch.relu(self.audio_proj(audio.reshape(b * t, d_a)))
+                content = self.video_score(v) + self.audio_score(a).unsqueeze(2)
+                alpha = torch.softmax(self.score(torch.tanh(content)).squeeze(2), -1)
+                attended = torch.bmm(alpha.unsqueeze(1), regions_v).reshape(b, t, d_v)
+                audio_seq, _ = self.lstm_audio(audio)
+                video_seq, _ = self.lstm_video(attended)
+                h = torch.relu(torch.cat([audio_seq, video_seq], -1))
+                return torch.softmax(self.out(torch.relu(self.hidden1(h))), -1)
+
+        torch.manual_seed(0)
+        self.net = Net()
+        self.loss = nn.MultiLabelSoftMarginLoss()
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+        self.position = 0
+
+    def get_batch(self):
+        audio, video, labels = self.buffers
+        for i in range(self.batch):
+            row = (self.position * self.batch + i) % len(self.visual)
+            video[i] = self.visual[row]
+            audio[i] = self.audio[row]
+            labels[i] = self.labels[row]
+        self.position += 1
+        return tuple(self.torch.from_numpy(b) for b in (audio, video, labels))
+
+    def fit(self, steps):
+        start = time.perf_counter()
+        for _ in range(steps):
+            audio, video, labels = self.get_batch()
+            self.net.zero_grad()
+            loss = self.loss(self.net(audio, video.reshape(video.shape[0], video.shape[1], -1, video.shape[-1])), labels)
+            loss.item()
+            loss.backward()
+            self.optimizer.step()
+        return time.perf_counter() - start
+
+
+def matmul_peak(dtype, n=2048, repeats=5):
+    """GFLOP/s of an n x n x n matrix product in `dtype` on the active backend
+    (the best of `repeats` calls)."""
+    import keras
+    from keras import ops
+
+    x = ops.convert_to_tensor(np.random.default_rng(0).random((n, n), dtype="float32"), dtype=dtype)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        product = jax.jit(lambda a: a @ a)
+    else:
+        import tensorflow as tf
+
+        product = tf.function(lambda a: tf.matmul(a, a))
+    block(product(x))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        block(product(x))
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def torch_matmul_peak(dtype, n=2048, repeats=5):
+    import torch
+
+    x = torch.rand(n, n).to(getattr(torch, dtype))
+    x @ x
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        x @ x
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def count_flops(names, visual_dim, batch, smoke):
+    """name -> FLOPs of one forward+backward step, from XLA's cost analysis
+    (JAX backend only)."""
+    import jax
+    import keras
+
+    flops = {}
+    for name in names:
+        variant, options = ALL_VARIANTS[name]
+        model = build(variant, options, visual_dim, 1, smoke)
+        config = model_config(variant, visual_dim, smoke)
+        x, y = random_batches(config, batch, 1)
+
+        def loss(trainable, non_trainable, x, y):
+            y_pred, _ = model.stateless_call(trainable, non_trainable, x, training=True)
+            return keras.ops.mean(keras.losses.categorical_crossentropy(y, y_pred))
+
+        weights = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+        compiled = jax.jit(jax.grad(loss)).lower(*weights, x, y).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        flops[name] = float(cost["flops"])
+    return flops
+
+
+ALL_VARIANTS = {**VARIANTS, **DATA_VARIANTS}
+
+
+def flops_of(names, args):
+    import keras
+
+    if keras.backend.backend() == "jax":
+        return count_flops(names, args.visual_dim, args.batch, args.smoke)
+    command = [sys.executable, __file__, "--count-flops", "--visual-dim", str(args.visual_dim),
+               "--batch", str(args.batch), "--only", *names] + (["--smoke"] if args.smoke else [])
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    if done.returncode:
+        print(f"FLOP count failed: {done.stderr[-2000:]}", flush=True)
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
+    import keras
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--batch", type=int, default=64, help="videos per step")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per model")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model")
-    parser.add_argument("--only", nargs="*", help="names of variants to run (default all)")
+    parser.add_argument("--visual-dim", type=int, default=512, help="d_v (AVE: 512)")
+    parser.add_argument("--steps", type=int, default=4, help="train steps per timed fit call")
+    parser.add_argument("--rounds", type=int, default=3, help="timed fit calls per variant")
+    parser.add_argument("--only", nargs="*", help="names of variants to run (default all but data)")
+    parser.add_argument("--data", help="AVE-layout folder for the stream/memory data variants")
+    parser.add_argument("--torch-peer", action="store_true", help=f"also time {PEER!r}")
+    parser.add_argument("--smoke", action="store_true", help="tiny models (a quick check)")
+    parser.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    names = args.only or list(VARIANTS) + (list(DATA_VARIANTS) if args.data else [])
+    if args.count_flops:
+        print(json.dumps(count_flops([n for n in names if n != PEER], args.visual_dim, args.batch, args.smoke)))
+        return
+    if keras.backend.backend() == "jax":
+        # Keras always compiles the step with XLA on JAX: jit variants are the same.
+        names = [n for n in names if n == PEER or ALL_VARIANTS[n][1]["jit"] is None]
+    if not args.out:
+        parser.error("--out is required")
     report = environment()
-    chosen = {k: v for k, v in variants().items() if not args.only or k in args.only}
-    models, batches = {}, {}
-    for name, (config, fused) in chosen.items():
-        models[name] = build(config, fused)
-        batches[name] = device_batch(config, args.batch)
-    records = {}
-    for name, model in models.items():
-        start = time.perf_counter()
-        for _ in range(args.warmup):
-            block(model.train_on_batch(*batches[name], return_dict=True))
-        records[name] = {"warmup_seconds": time.perf_counter() - start, "seconds": [], "resident": []}
-    for _ in range(args.steps):
-        for name, model in models.items():
-            with ResidentPeak() as resident:
-                start = time.perf_counter()
-                block(model.train_on_batch(*batches[name], return_dict=True))
-                records[name]["seconds"].append(time.perf_counter() - start)
-            records[name]["resident"].append(resident.bytes)
+    data = None
+    if args.data:
+        from keras_avl.data import load_ave
+
+        data = load_ave(args.data)
+    models, datasets, runners = {}, {}, {}
+    for name in names:
+        if name == PEER:
+            continue
+        variant, options = ALL_VARIANTS[name]
+        models[name] = build(variant, options, args.visual_dim, args.steps, args.smoke)
+        config = model_config(variant, args.visual_dim, args.smoke)
+        if options["data"] == "synthetic":
+            datasets[name] = synthetic_dataset(config, args.batch)
+        else:
+            datasets[name] = folder_dataset(data, args.batch, options["data"])
+        runners[name] = lambda name=name: timed_fit(models[name], datasets[name], args.steps)
+    if args.torch_peer:
+        peer = TorchAVAtt(model_config("avatt", args.visual_dim, args.smoke), args.batch, 4)
+        runners[PEER] = lambda: peer.fit(args.steps)
+    records = {name: {"warmup_seconds": run()} for name, run in runners.items()}
+    loads = []
+    for _ in range(args.rounds):
+        loads.append(list(os.getloadavg()))
+        for name, run in runners.items():
+            records[name].setdefault("seconds", []).append(run())
+    flops = flops_of([n for n in runners if n != PEER], args)
+    peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
+    if args.torch_peer:
+        peaks.update({f"torch {dtype}": torch_matmul_peak(dtype) for dtype in ("float32", "bfloat16")})
+    reference = statistics.median(records[PEER]["seconds"]) if args.torch_peer else None
     results = []
     for name, record in records.items():
-        config, fused = chosen[name]
         median = statistics.median(record["seconds"])
-        peaks = [peak for peak in record.pop("resident") if peak is not None]
-        result = dict(
-            name=name,
-            fused=fused,
-            config=config.to_dict(),
-            parameters=models[name].count_params(),
-            **record,
-            resident_peak_bytes=max(peaks) if peaks else None,
-            median_step_seconds=median,
-            videos_per_second=args.batch / median,
-            ave_epoch_seconds=AVE_TRAIN_VIDEOS * median / args.batch,
-        )
+        step = median / args.steps
+        result = dict(name=name, **record, median_fit_seconds=median,
+                      videos_per_second=args.batch / step,
+                      ave_epoch_seconds=AVE_TRAIN_VIDEOS * step / args.batch)
+        if name != PEER:
+            variant, options = ALL_VARIANTS[name]
+            result.update(variant=variant, options=options, parameters=models[name].count_params())
+        if name in flops:
+            result.update(flops_per_step=flops[name], achieved_gflops=flops[name] / step / 1e9)
+        if reference is not None:
+            result["speed_vs_torch_peer"] = reference / median
         results.append(result)
-        print(f"{name:32s} {result['videos_per_second']:8.1f} videos/s (median step {median:.3f} s)", flush=True)
+        print(f"{name:34s} {result['videos_per_second']:8.1f} videos/s"
+              + (f"  {result['achieved_gflops']:6.1f} GFLOP/s" if "achieved_gflops" in result else "")
+              + (f"  {result['speed_vs_torch_peer']:5.2f}x torch" if reference else ""), flush=True)
+    print("matrix-product peak GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
     report.update(
-        benchmark="supervised training throughput",
-        batch=args.batch,
-        steps=args.steps,
-        warmup=args.warmup,
-        ave_train_videos=AVE_TRAIN_VIDEOS,
+        benchmark="supervised training throughput against the limit",
+        batch=args.batch, visual_dim=args.visual_dim, steps_per_fit=args.steps, rounds=args.rounds,
+        data=args.data, smoke=args.smoke, load_average_per_round=loads,
+        matmul_peak_gflops=peaks, ave_train_videos=AVE_TRAIN_VIDEOS,
+        flops_note="XLA cost analysis of forward+backward under JAX; while-loop bodies (LSTM steps) count once",
         results=results,
     )
     finish_and_write(report, args.out)

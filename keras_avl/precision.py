@@ -9,10 +9,14 @@ softmax; this module only chooses and sets the policy.
 """
 
 import contextlib
+import warnings
 
 import keras
 
 FLOAT32_POLICY = "float32"
+# /proc/cpuinfo flags of CPUs that compute bfloat16 products in hardware:
+# AVX512-BF16 dot products and AMX bf16 tile units (oneDNN uses either).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def has_gpu():
@@ -31,6 +35,68 @@ def has_gpu():
 
         return torch.cuda.is_available()
     return False
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags from `cpuinfo` (a set; None where the file is
+    missing, e.g. not Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as lines:
+            for line in lines:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return set()
+
+
+def check_mixed_precision(gpu=None, flags=None, backend=None):
+    """Refuses `--mixed-precision` where it cannot pay, before training.
+
+    On a CPU without bfloat16 hardware (none of `BF16_CPU_FLAGS`) bfloat16 is
+    emulated and slower than float32: a `ValueError`. On the JAX backend's CPU
+    (XLA's own CPU code does not use the bf16 matrix units) a warning.
+
+    Args:
+        gpu: whether the model trains on a GPU (float16 there: nothing to
+            check); None asks the backend (`has_gpu`).
+        flags: the CPU's flags; None reads them (`cpu_flags`). Unknown flags
+            (no /proc/cpuinfo) are not refused.
+        backend: the Keras backend; None: the active one.
+
+    Returns:
+        The bfloat16 flags the CPU has (a sorted list; empty on a GPU).
+
+    Example:
+
+    >>> check_mixed_precision(gpu=False, flags={"avx512_bf16", "sse2"},
+    ...                       backend="tensorflow")
+    ['avx512_bf16']
+    """
+    if gpu is None:
+        gpu = has_gpu()
+    if gpu:
+        return []
+    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        return []
+    present = sorted(set(BF16_CPU_FLAGS) & flags)
+    if not present:
+        raise ValueError(
+            "--mixed-precision trains in bfloat16 on a CPU, but this CPU has no "
+            f"bfloat16 hardware (none of the flags {BF16_CPU_FLAGS} in "
+            "/proc/cpuinfo): bfloat16 would be emulated, slower than float32. "
+            "Train without --mixed-precision (mixed_precision=False)."
+        )
+    if (backend or keras.backend.backend()) == "jax":
+        warnings.warn(
+            "--mixed-precision on the JAX backend's CPU: XLA's CPU code does not "
+            f"use the bfloat16 units ({', '.join(present)}) for matrix products, "
+            "which run no faster than in float32 (benchmarks/bench_train.py); "
+            "the TensorFlow backend uses them through oneDNN.",
+            stacklevel=2,
+        )
+    return present
 
 
 def mixed_precision_policy_name(gpu=None):

@@ -67,7 +67,10 @@ def run(args):
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
-                    mixed_precision=args.mixed_precision, **training_kwargs(args))
+                    mixed_precision=args.mixed_precision,
+                    jit_compile={"on": True, "off": False}.get(args.jit_compile),
+                    steps_per_execution=args.steps_per_execution,
+                    data_path=args.data_path, **training_kwargs(args))
     print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")
     print(f"Next: keras-avl evaluate {trained.path}")
     return 0
@@ -100,5 +103,13 @@ def register(subparsers):
                         "cluster from TF_CONFIG; --batch-size is the global batch")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
+    parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"),
+                        help="XLA-compile the train step (auto: Keras' choice, XLA on JAX "
+                        "and on a TensorFlow GPU)")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="batches per call of the compiled train step (default 1)")
+    parser.add_argument("--data-path", default="auto", choices=("auto", "memory", "stream"),
+                        help="read the visual features into memory once, or stream them "
+                        "from the file per batch (auto: memory when they fit)")
     add_training_arguments(parser)
     parser.set_defaults(func=run)

@@ -1,12 +1,14 @@
 """`make_dataset`: `tf.data` pipelines for the three regimes of the paper.
 
-The visual features are streamed from their HDF5 file batch by batch (one
-contiguous row read per video), so AVE's 7.7 GB file never needs to fit in
-RAM; audio, labels, segment masks and orders are small and stay in memory.
-Batches are shuffled per epoch (a new permutation each pass) and prefetched.
-Every batch carries `segment_mask` (B, T), 1 = real segment: the models leave
-padded segments out of their outputs at real segments, of the loss and of
-the accuracy.
+The visual features of a split are read into memory once when they fit
+(`visual_data_path`: `"memory"`, each batch one NumPy gather) and streamed
+from their HDF5 file batch by batch otherwise (`"stream"`: one contiguous row
+read per video), so AVE's 7.7 GB file never needs to fit in RAM; both paths
+give the same batches. Audio, labels, segment masks and orders are small and
+stay in memory. Batches are shuffled per epoch (a new permutation each pass)
+and prefetched. Every batch carries `segment_mask` (B, T), 1 = real segment:
+the models leave padded segments out of their outputs at real segments, of
+the loss and of the accuracy.
 
 - supervised: targets are the one-hot segment labels (B, T, C) (§3.6);
 - weak: targets are the video labels (B, C); the training split also holds
@@ -23,6 +25,11 @@ import numpy as np
 from keras_avl.data.ave_dataset import FEATURE_KEY, SPLITS
 from keras_avl.regimes import REGIMES
 from keras_avl.validation import check_choice, check_non_negative_int, check_positive_int
+
+DATA_PATHS = ("auto", "memory", "stream")
+# `data_path="auto"` holds a split in memory when it takes at most this share
+# of the memory available (train and val are held at once, beside the model).
+MEMORY_SHARE = 0.4
 
 
 def _split_items(data, split, regime, include_noisy):
@@ -45,6 +52,75 @@ def _split_items(data, split, regime, include_noisy):
         masks.append(noisy.segment_mask)
         targets.append(noisy.video_labels)
     return sources, np.concatenate(audio), np.concatenate(masks), np.concatenate(targets)
+
+
+def available_memory_bytes(meminfo="/proc/meminfo"):
+    """MemAvailable of `meminfo` in bytes (None where it cannot be read)."""
+    try:
+        with open(meminfo, encoding="utf-8") as lines:
+            for line in lines:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def visual_data_path(data, split, regime, data_path="auto", include_noisy=None,
+                     available=None):
+    """How `make_dataset` reads the split's visual features, and why.
+
+    Args:
+        data, split, regime, include_noisy: as for `make_dataset`.
+        data_path: `"memory"`, `"stream"` or `"auto"`: memory when the split's
+            float32 rows take at most `MEMORY_SHARE` of the available memory.
+        available: bytes available; None reads `available_memory_bytes()`.
+
+    Returns:
+        `(path, needed_bytes, available_bytes)`, path `"memory"` or `"stream"`.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_avl.data import generate_dataset, load_ave
+    >>> data = load_ave(generate_dataset(tempfile.mkdtemp() + "/ave", size="tiny"))
+    >>> visual_data_path(data, "train", "supervised", available=10**9)
+    ('memory', 376320, 1000000000)
+    >>> visual_data_path(data, "train", "supervised", available=10**5)[0]
+    'stream'
+    """
+    check_choice("data_path", data_path, DATA_PATHS)
+    if include_noisy is None:
+        include_noisy = regime == "weak" and split == "train"
+    sources = _split_items(data, split, regime, include_noisy)[0]
+    needed = len(sources) * int(np.prod(data.visual_shape[1:])) * 4
+    available = available_memory_bytes() if available is None else available
+    if data_path == "auto":
+        fits = available is not None and needed <= MEMORY_SHARE * available
+        data_path = "memory" if fits else "stream"
+    return data_path, needed, available
+
+
+def read_visual_rows(sources, row_shape, chunk_rows=256):
+    """The visual rows of `sources` ((file, row) pairs) in one float32 array,
+    each file read in contiguous chunks of `chunk_rows` rows (no per-row
+    Python reads)."""
+    visual = np.empty((len(sources),) + tuple(row_shape), np.float32)
+    by_path = {}
+    for position, (path, row) in enumerate(sources):
+        by_path.setdefault(path, []).append((row, position))
+    for path, pairs in by_path.items():
+        rows, positions = (np.array(x) for x in zip(*pairs))
+        with h5py.File(path, "r") as file:
+            dataset = file[FEATURE_KEY]
+            for start in range(rows.min(), rows.max() + 1, chunk_rows):
+                stop = start + chunk_rows
+                wanted = (rows >= start) & (rows < stop)
+                if wanted.any():
+                    # HDF5 converts float64 files (AVE's release) to float32.
+                    chunk = dataset[start:min(stop, dataset.shape[0])].astype(np.float32, copy=False)
+                    visual[positions[wanted]] = chunk[rows[wanted] - start]
+    return visual
 
 
 def negative_indices(rng, n):
@@ -74,6 +150,7 @@ def make_dataset(
     seed=0,
     include_noisy=None,
     first_pass=0,
+    data_path="auto",
 ):
     """A `tf.data.Dataset` of `(inputs, targets)` batches for `keras_avl.models`.
 
@@ -90,6 +167,9 @@ def make_dataset(
             order and negative audio are drawn per pass): a run resumed at
             epoch k (one pass per epoch) passes k, and so sees the data an
             uninterrupted run sees from epoch k on.
+        data_path: `"memory"` (read the split's visual rows once), `"stream"`
+            (read them batch by batch from the file) or `"auto"` (memory when
+            they fit; see `visual_data_path`). The batches are the same.
 
     Returns:
         A dataset of `({"visual": (B,T,H,W,d_v), "audio": (B,T,d_a),
@@ -118,6 +198,8 @@ def make_dataset(
     n = len(sources)
     negatives = regime == "unsupervised"
     row_shape = tuple(data.visual_shape[1:])
+    in_memory = visual_data_path(data, split, regime, data_path, include_noisy)[0] == "memory"
+    rows = read_visual_rows(sources, row_shape) if in_memory else None
     # Counts completed passes only: an iterator abandoned mid-pass (Keras'
     # distributed fit peeks at one batch for the input shapes) must not shift
     # the shuffle order of the epochs that follow.
@@ -132,8 +214,11 @@ def make_dataset(
         try:
             for start in range(0, n, batch_size):
                 batch = items[start : start + batch_size]
-                visual = np.empty((len(batch),) + row_shape, np.float32)
-                for k, item in enumerate(batch):
+                if rows is not None:
+                    visual = rows[batch]
+                else:
+                    visual = np.empty((len(batch),) + row_shape, np.float32)
+                for k, item in enumerate(batch if rows is None else ()):
                     path, row = sources[item]
                     if path not in files:
                         files[path] = h5py.File(path, "r")[FEATURE_KEY]

@@ -15,6 +15,15 @@ from keras_avl.numerics import safe_l2_normalize, signed_sqrt
 from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 from keras_avl.validation import check_positive_int, check_rate
 
+# `fused="auto"`: the path that measured faster per backend and size on the
+# 2-core CPU: on JAX the fused path (2.1x the reference forward+backward at AVE
+# size, benchmarks/results/mfb_cpu_jax.json); on TensorFlow the fused path
+# below d_v = FUSED_AUTO_TF_MAX_VISUAL_DIM (the paper model trains 1.56x faster
+# with it at d_v = 64, benchmarks/results/train_cpu_tensorflow_dv64.json) and
+# the reference from there on (fused 0.57-0.86x at AVE's d_v = 512). Between
+# 64 and 512 nothing was measured; GPUs were not measured.
+FUSED_AUTO_TF_MAX_VISUAL_DIM = 256
+
 
 @keras.saving.register_keras_serializable(package="keras_avl")
 class MFBPooling(keras.layers.Layer):
@@ -28,12 +37,16 @@ class MFBPooling(keras.layers.Layer):
             pooling (as in Yu et al.'s MFB).
         use_bias: bool, whether the U and V projections get biases
             (`U_bias`, `V_bias`). Off by default so that eq. 3 holds exactly.
-        fused: bool, whether to compute with `keras_avl.ops.fused_mfb` (one
-            XLA computation that never forms the (S, q*p) product; the same
-            results up to float rounding). Used on the TensorFlow and JAX
-            backends; the reference `keras.ops` path runs on other backends,
-            when the number of regions S is unknown while tracing, and
-            whenever dropout is active (training with `dropout > 0`), because
+        fused: `"auto"`, True or False: whether to compute with
+            `keras_avl.ops.fused_mfb` (one XLA computation that never forms
+            the (S, q*p) product; the same results up to float rounding).
+            `"auto"` takes the path that measured faster on the active
+            backend and size: fused on JAX, and on TensorFlow for visual
+            features of fewer than `FUSED_AUTO_TF_MAX_VISUAL_DIM` channels.
+            The fused path runs on the TensorFlow and JAX backends only; the
+            reference `keras.ops` path runs on other backends, when the
+            number of regions S is unknown while tracing, and whenever
+            dropout is active (training with `dropout > 0`), because
             dropping single product channels needs the full product.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
@@ -63,7 +76,7 @@ class MFBPooling(keras.layers.Layer):
         output_dim=256,
         dropout=0.0,
         use_bias=False,
-        fused=True,
+        fused="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,7 +84,11 @@ class MFBPooling(keras.layers.Layer):
         self.output_dim = check_positive_int("output_dim", output_dim)
         self.dropout = check_rate("dropout", dropout)
         self.use_bias = use_bias
-        self.fused = bool(fused)
+        if fused != "auto" and not isinstance(fused, bool):
+            raise ValueError(
+                f"`fused` must be 'auto', True or False; received fused={fused!r}."
+            )
+        self.fused = fused
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
@@ -119,7 +136,7 @@ class MFBPooling(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         visual, audio = inputs
-        if self.fused and keras.backend.backend() in SUPPORTED_BACKENDS:
+        if self.uses_fused_kernel():
             # The fused op tiles on a static S; a traced S = None runs here.
             if not (training and self.dropout > 0) and visual.shape[-2] is not None:
                 return self._fused_call(visual, audio)
@@ -140,6 +157,16 @@ class MFBPooling(keras.layers.Layer):
         attention = ops.cast(attention, self.compute_dtype)
         attended = ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2)
         return attended, attention
+
+    def uses_fused_kernel(self):
+        """Whether `fused` (resolved per backend and d_v when `"auto"`)
+        selects the fused kernel on the active Keras backend (once built)."""
+        backend = keras.backend.backend()
+        if backend not in SUPPORTED_BACKENDS:
+            return False
+        if self.fused != "auto":
+            return self.fused
+        return backend == "jax" or self.U.shape[0] < FUSED_AUTO_TF_MAX_VISUAL_DIM
 
     def _fused_call(self, visual, audio):
         # fused_mfb takes N = prod(leading dims) segments.

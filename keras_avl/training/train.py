@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 from keras_avl.data import make_dataset, resolve_data
+from keras_avl.data.pipeline import DATA_PATHS, visual_data_path
 from keras_avl.distribute import (
     DISTRIBUTIONS,
     check_global_batch,
@@ -30,7 +31,7 @@ from keras_avl.distribute import (
     worker_folder,
 )
 from keras_avl.models import REGIMES, AVLConfig, VARIANTS, build_model, variant_config
-from keras_avl.precision import precision_policy
+from keras_avl.precision import check_mixed_precision, precision_policy
 from keras_avl.runs import (
     BEST_MODEL_FILE,
     LOGS_DIR,
@@ -109,6 +110,33 @@ def _new_run(run_dir, regime, variant, data, data_arg, embedded_size, training, 
     )
 
 
+def configure_train_step(model, jit_compile=None, steps_per_execution=1):
+    """Sets how a compiled model's train step runs, before its first `fit`.
+
+    Args:
+        model: a compiled Keras model.
+        jit_compile: True/False: whether XLA compiles the step; None keeps
+            the model's (Keras' "auto": XLA on JAX and on a TensorFlow GPU,
+            not on a CPU-only TensorFlow).
+        steps_per_execution: batches per call of the compiled step.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> configure_train_step(model, jit_compile=False, steps_per_execution=4)
+    >>> model.jit_compile, model.steps_per_execution
+    (False, 4)
+    """
+    steps_per_execution = check_positive_int("steps_per_execution", steps_per_execution)
+    if jit_compile is not None:
+        model.jit_compile = bool(jit_compile)
+    model.steps_per_execution = steps_per_execution
+    # Traced again at the next fit with these settings.
+    model.train_function = model.test_function = model.predict_function = None
+
+
 def train(
     run_dir,
     regime=None,
@@ -126,6 +154,9 @@ def train(
     validation_steps=None,
     distribute="none",
     mixed_precision=False,
+    jit_compile=None,
+    steps_per_execution=1,
+    data_path="auto",
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -155,7 +186,16 @@ def train(
             writes `<run_dir>.worker<i>`); see `keras_avl.distribute`.
             `batch_size` is the global batch.
         mixed_precision: float16 on GPU / bfloat16 on CPU, the delicate parts
-            in float32 (`keras_avl.precision`).
+            in float32 (`keras_avl.precision`); refused on a CPU without
+            bfloat16 hardware (`keras_avl.precision.check_mixed_precision`).
+        jit_compile: compile the train step with XLA (True/False); None keeps
+            Keras' choice (XLA on JAX; on TensorFlow only with a GPU). See
+            `configure_train_step`.
+        steps_per_execution: batches per call of the compiled train step.
+        data_path: how the visual features are read: `"auto"`, `"memory"` or
+            `"stream"` (`keras_avl.data.pipeline.visual_data_path`); the
+            batches are the same. Not saved in the run: a resumed run chooses
+            again.
         **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
 
     Returns:
@@ -216,6 +256,11 @@ def train(
             training["distribute"] = distribute
         if mixed_precision:
             training["mixed_precision"] = True
+        if jit_compile is not None:
+            training["jit_compile"] = bool(jit_compile)
+        if steps_per_execution != 1:
+            training["steps_per_execution"] = check_positive_int(
+                "steps_per_execution", steps_per_execution)
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -231,6 +276,9 @@ def train(
     # The epochs after the backup are trained again (and their entries replaced).
     initial_epoch, backup_state = read_backup(run_dir / BACKUP_DIR)
     history = [entry for entry in history if entry["epoch"] <= initial_epoch]
+    check_choice("data_path", data_path, DATA_PATHS)
+    if settings.get("mixed_precision"):
+        check_mixed_precision()
     keras.utils.set_random_seed(settings["seed"])
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):
@@ -238,12 +286,21 @@ def train(
         # Built before the run folder is written: an invalid variant/regime pair
         # leaves nothing behind.
         model = build_model(run.model_config, run.regime)
+        configure_train_step(model, settings.get("jit_compile"),
+                             settings.get("steps_per_execution", 1))
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
+        if verbose:
+            for split in ("train", "val"):
+                path, needed, available = visual_data_path(data, split, run.regime, data_path)
+                print(f"{split} visual features: {path} ({needed / 2**30:.2f} GiB; "
+                      f"{'unknown' if available is None else f'{available / 2**30:.1f} GiB'}"
+                      " available)", flush=True)
         train_data, val_data = (
             make_dataset(data, split, run.regime, settings["batch_size"],
-                         seed=settings["seed"], first_pass=initial_epoch)
+                         seed=settings["seed"], first_pass=initial_epoch,
+                         data_path=data_path)
             for split in ("train", "val")
         )
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))

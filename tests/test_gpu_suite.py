@@ -1,0 +1,45 @@
+"""benchmarks/gpu_suite.sh runs end to end on a CPU in --smoke mode and writes
+its JSON results; the device-resident trainer refuses an unknown device and
+features that do not fit, before training."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+jax = pytest.importorskip("jax")
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import resident_jax  # noqa: E402
+
+
+def test_unknown_device_is_refused():
+    with pytest.raises(ValueError, match="--device 'tpu': JAX has no such device here; available"):
+        resident_jax.device_of("tpu")
+
+
+def test_features_that_do_not_fit_are_refused(monkeypatch):
+    device = jax.devices("cpu")[0]
+    monkeypatch.setattr(resident_jax, "free_device_bytes", lambda device: 3 * 2**30)
+    with pytest.raises(ValueError, match=r"need 2.00 GiB on .* but 3.00 GiB is free"):
+        resident_jax.check_fits(2 * 2**30, device)
+    assert resident_jax.check_fits(2**30, device) == 3 * 2**30
+
+
+def test_smoke_suite_writes_every_result(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable, "KERAS_AVL_HOME": str(tmp_path / "home"),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(["bash", str(BENCHMARKS / "gpu_suite.sh"), "--smoke", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == sorted(["mfb_gpu_jax.json", "train_gpu_jax.json"] + [
+        f"resident_{v}_{p}.json" for v in ("paper", "avatt") for p in ("float32", "bfloat16")])
+    train = json.loads((tmp_path / "out" / "train_gpu_jax.json").read_text())
+    assert train["backend"] == "jax" and len(train["results"]) == 7
+    assert all(r["videos_per_second"] > 0 and r["flops_per_step"] > 0 for r in train["results"])
+    resident = json.loads((tmp_path / "out" / "resident_paper_bfloat16.json").read_text())
+    assert resident["bf16"] and resident["videos_per_second"] > 0
