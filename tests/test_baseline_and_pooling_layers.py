@@ -49,6 +49,70 @@ def test_audio_guided_attention_against_numpy(rng):
             )
 
 
+def test_audio_guided_attention_region_term_contract(rng, tmp_path):
+    inputs = [
+        rng.normal(size=(B, T, S, DV)).astype("float32"),
+        rng.normal(size=(B, T, DA)).astype("float32"),
+    ]
+    run_layer_test(
+        AudioGuidedAttention,
+        {"hidden_dim": 8, "attention_dim": S, "audio_term": "region",
+         "torch_bias_init": True},
+        inputs,
+        [(B, T, DV), (B, T, S)],
+        tmp_path,
+        expected_num_trainable_weights=7,
+    )
+
+
+def test_audio_guided_attention_region_term_against_numpy(rng):
+    """The released `att_Net.forward`: `affine_g(a_t).unsqueeze(2)` adds one
+    scalar per region, (S, att) + (S, 1) with att = S."""
+    visual = rng.normal(size=(B, T, S, DV)).astype("float32")
+    audio = rng.normal(size=(B, T, DA)).astype("float32")
+    layer = AudioGuidedAttention(hidden_dim=8, attention_dim=S, audio_term="region")
+    attended, attention = (ops.convert_to_numpy(x) for x in layer([visual, audio]))
+    w = weights_by_name(layer)
+    for b in range(B):
+        for t in range(T):
+            a = relu(audio[b, t] @ w["W_audio"] + w["b_audio"])
+            g = a @ w["W_g"]  # (S,): region s gets the scalar g[s]
+            scores = np.array([
+                np.tanh(relu(visual[b, t, s] @ w["W_video"] + w["b_video"]) @ w["W_v"]
+                        + g[s]) @ w["w_h"][:, 0]
+                for s in range(S)
+            ])
+            lam = softmax(scores)
+            np.testing.assert_allclose(attention[b, t], lam, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                attended[b, t], lam @ visual[b, t], rtol=1e-5, atol=1e-5
+            )
+
+
+def test_audio_guided_attention_region_term_needs_attention_dim_s(rng):
+    visual = rng.normal(size=(B, T, S, DV)).astype("float32")
+    audio = rng.normal(size=(B, T, DA)).astype("float32")
+    layer = AudioGuidedAttention(hidden_dim=8, attention_dim=S + 1, audio_term="region")
+    with pytest.raises(ValueError, match="attention_dim=10 and S=9"):
+        layer([visual, audio])
+    with pytest.raises(ValueError, match="audio_term"):
+        AudioGuidedAttention(audio_term="pixel")
+
+
+def test_audio_guided_attention_torch_bias_init():
+    """PyTorch's nn.Linear default bias U(+-1/sqrt(fan_in)): fan_in = d_v, d_a."""
+    layer = AudioGuidedAttention(hidden_dim=4000, attention_dim=S, torch_bias_init=True)
+    layer.build([(None, T, S, 16), (None, T, 100)])
+    w = weights_by_name(layer)
+    for name, fan_in in (("b_video", 16), ("b_audio", 100)):
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(w[name]).max() <= bound
+        assert np.abs(w[name]).max() > 0.9 * bound  # spread over the whole range
+    default = AudioGuidedAttention(hidden_dim=8, attention_dim=S)
+    default.build([(None, T, S, 16), (None, T, 100)])
+    assert not weights_by_name(default)["b_video"].any()
+
+
 def test_mil_pooling_contract_and_mean(rng, tmp_path):
     probabilities = softmax(rng.normal(size=(B, T, C))).astype("float32")
     run_layer_test(MILPooling, {}, probabilities, [(B, C)], tmp_path)
