@@ -12,14 +12,18 @@ pytestmark = pytest.mark.multibackend
 B, T, S, DV, DA, C = 2, 4, 9, 6, 5, 7
 
 
-def test_audio_guided_attention_contract(rng, tmp_path):
+@pytest.mark.parametrize("options", [
+    {},
+    {"audio_term": "region", "torch_bias_init": True},  # the released code's reading
+])
+def test_audio_guided_attention_contract(rng, tmp_path, options):
     inputs = [
         rng.normal(size=(B, T, S, DV)).astype("float32"),
         rng.normal(size=(B, T, DA)).astype("float32"),
     ]
     run_layer_test(
         AudioGuidedAttention,
-        {"hidden_dim": 8, "attention_dim": S},
+        {"hidden_dim": 8, "attention_dim": S, **options},
         inputs,
         [(B, T, DV), (B, T, S)],
         tmp_path,
@@ -27,59 +31,23 @@ def test_audio_guided_attention_contract(rng, tmp_path):
     )
 
 
-def test_audio_guided_attention_against_numpy(rng):
-    """Tian et al. (ECCV 2018), eq. of the audio-guided visual attention."""
+@pytest.mark.parametrize("audio_term", ["unit", "region"])
+def test_audio_guided_attention_against_numpy(rng, audio_term):
+    """Tian et al. (ECCV 2018): the paper's equation adds W_g a to every region
+    ("unit"); the released `att_Net.forward` adds `affine_g(a_t).unsqueeze(2)`,
+    (S, att) + (S, 1) with att = S: one scalar g[s] per region s ("region")."""
     visual = rng.normal(size=(B, T, S, DV)).astype("float32")
     audio = rng.normal(size=(B, T, DA)).astype("float32")
-    layer = AudioGuidedAttention(hidden_dim=8, attention_dim=S)
+    layer = AudioGuidedAttention(hidden_dim=8, attention_dim=S, audio_term=audio_term)
     attended, attention = (ops.convert_to_numpy(x) for x in layer([visual, audio]))
     w = weights_by_name(layer)
     for b in range(B):
         for t in range(T):
             a = relu(audio[b, t] @ w["W_audio"] + w["b_audio"])
+            g = a @ w["W_g"]
             scores = np.array([
                 np.tanh(relu(visual[b, t, s] @ w["W_video"] + w["b_video"]) @ w["W_v"]
-                        + a @ w["W_g"]) @ w["w_h"][:, 0]
-                for s in range(S)
-            ])
-            lam = softmax(scores)
-            np.testing.assert_allclose(attention[b, t], lam, rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(
-                attended[b, t], lam @ visual[b, t], rtol=1e-5, atol=1e-5
-            )
-
-
-def test_audio_guided_attention_region_term_contract(rng, tmp_path):
-    inputs = [
-        rng.normal(size=(B, T, S, DV)).astype("float32"),
-        rng.normal(size=(B, T, DA)).astype("float32"),
-    ]
-    run_layer_test(
-        AudioGuidedAttention,
-        {"hidden_dim": 8, "attention_dim": S, "audio_term": "region",
-         "torch_bias_init": True},
-        inputs,
-        [(B, T, DV), (B, T, S)],
-        tmp_path,
-        expected_num_trainable_weights=7,
-    )
-
-
-def test_audio_guided_attention_region_term_against_numpy(rng):
-    """The released `att_Net.forward`: `affine_g(a_t).unsqueeze(2)` adds one
-    scalar per region, (S, att) + (S, 1) with att = S."""
-    visual = rng.normal(size=(B, T, S, DV)).astype("float32")
-    audio = rng.normal(size=(B, T, DA)).astype("float32")
-    layer = AudioGuidedAttention(hidden_dim=8, attention_dim=S, audio_term="region")
-    attended, attention = (ops.convert_to_numpy(x) for x in layer([visual, audio]))
-    w = weights_by_name(layer)
-    for b in range(B):
-        for t in range(T):
-            a = relu(audio[b, t] @ w["W_audio"] + w["b_audio"])
-            g = a @ w["W_g"]  # (S,): region s gets the scalar g[s]
-            scores = np.array([
-                np.tanh(relu(visual[b, t, s] @ w["W_video"] + w["b_video"]) @ w["W_v"]
-                        + g[s]) @ w["w_h"][:, 0]
+                        + (g if audio_term == "unit" else g[s])) @ w["w_h"][:, 0]
                 for s in range(S)
             ])
             lam = softmax(scores)

@@ -10,7 +10,8 @@ from keras_avl.cli.errors import reports_errors
 
 def format_report(result):
     """The human-readable report of an `evaluate` result."""
-    lines = [f"Run: {result['regime']} / {result['variant']} on split {result['split']!r}"]
+    lines = [f"Run: {result['regime']} / {result['variant']} (seed {result['seed']}) "
+             f"on split {result['split']!r}"]
     if result["segment_accuracy"] is not None:
         lines.append(f"Segment accuracy: {100 * result['segment_accuracy']:.2f}%")
         lines.append("Per-class accuracy:")

@@ -67,7 +67,8 @@ def run(args):
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
-                    mixed_precision=args.mixed_precision, **training_kwargs(args))
+                    mixed_precision=args.mixed_precision, deterministic=args.deterministic,
+                    **training_kwargs(args))
     print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")
     print(f"Next: keras-avl evaluate {trained.path}")
     return 0
@@ -85,7 +86,9 @@ def register(subparsers):
                         help="model variant, a name of keras_avl.models.VARIANTS: paper "
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
-                        "avfb+swab-mean/max, avfb+swab) or avatt (the A+V-att baseline)")
+                        "avfb+swab-mean/max, avfb+swab), avatt (the A+V-att baseline as released in "
+                        "AVE-ECCV18, trained with its protocol) or avatt-keras-avl (keras-avl's "
+                        "earlier reading of it)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",
@@ -100,5 +103,8 @@ def register(subparsers):
                         "cluster from TF_CONFIG; --batch-size is the global batch")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic ops (TensorFlow op determinism, XLA's "
+                        "deterministic GPU ops): the run repeats exactly for its seed")
     add_training_arguments(parser)
     parser.set_defaults(func=run)

@@ -70,9 +70,10 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
         record: also store the result in the run's `metrics.json`.
 
     Returns:
-        Dict: `split`, `segment_accuracy`, `per_class_accuracy` (class name ->
-        accuracy), `confusion_matrix` (rows: true class), `class_names`
-        (None for the unsupervised regime, which does not classify), and
+        Dict: `split`, `regime`, `variant`, `seed` (the run's),
+        `segment_accuracy`, `per_class_accuracy` (class name -> accuracy),
+        `confusion_matrix` (rows: true class), `class_names` (None for the
+        unsupervised regime, which does not classify), and
         `pointing_game`, `pointing_game_chance`, `pointing_game_segments`,
         `ciou`, `ciou_ap50`, `ciou_auc`, their `*_chance` levels and
         `ciou_segments` (see `keras_avl.training.metrics`), and
@@ -107,7 +108,8 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
     outputs = model.predict(inputs, verbose=0)
     order = data.orders[split]
     true_classes = data.segment_labels[order].argmax(-1)
-    result = {"split": split, "regime": run.regime, "variant": run.variant}
+    result = {"split": split, "regime": run.regime, "variant": run.variant,
+              "seed": run.training.get("seed")}
     if "segment_probabilities" in outputs:
         predicted = outputs["segment_probabilities"].argmax(-1)
         confusion = confusion_matrix(true_classes, predicted, data.num_classes)

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from keras_avl.data import embedded_default, load_ave, make_dataset
+from keras_avl.determinism import enable_determinism
 from keras_avl.distribute import (
     DISTRIBUTIONS,
     check_global_batch,
@@ -96,6 +97,7 @@ def train(
     validation_steps=None,
     distribute="none",
     mixed_precision=False,
+    deterministic=False,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -126,6 +128,9 @@ def train(
             `batch_size` is the global batch.
         mixed_precision: float16 on GPU / bfloat16 on CPU, the delicate parts
             in float32 (`keras_avl.precision`).
+        deterministic: deterministic ops (`keras_avl.determinism`), so that the
+            run repeats exactly for its seed on one machine; recorded in the
+            run's settings and re-applied on resume.
         **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
 
     Returns:
@@ -179,6 +184,8 @@ def train(
             training["distribute"] = distribute
         if mixed_precision:
             training["mixed_precision"] = True
+        if deterministic:
+            training["deterministic"] = True
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -189,6 +196,8 @@ def train(
         return run
     settings = run.training
     monitor, mode = MONITORS[run.regime]
+    if settings.get("deterministic", False):
+        enable_determinism()
     keras.utils.set_random_seed(settings["seed"])
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):
