@@ -63,7 +63,10 @@ def test_compare_writes_a_results_table(tiny_root, tmp_path, capsys):
     assert "Skipped unsupervised/audio" in capsys.readouterr().out
     rows = json.loads(output.with_suffix(".json").read_text())
     assert [(row["regime"], row["variant"]) for row in rows] == [("weak", "audio")]
-    evaluation = json.loads((tmp_path / "runs" / "weak-audio" / "metrics.json").read_text())
+    run_dir = tmp_path / "runs" / "weak-audio" / "seed0"
+    evaluation = json.loads((run_dir / "metrics.json").read_text())
     accuracy = evaluation["evaluation"]["test"]["segment_accuracy"]
-    assert f"| weak | audio | {100 * accuracy:.1f} | n/a |" in table
-    assert f"keras-avl evaluate {tmp_path / 'runs' / 'weak-audio'}" in table
+    assert f"| weak | audio | {100 * accuracy:.1f} (1 seed) | n/a |" in table
+    assert "keras-avl compare --regimes weak --models audio --seeds 0" in table
+    assert "Localization n/a: audio: the model 'audio' has no spatial attention." in table
+    assert rows[0]["per_seed"][0]["evaluate_command"] == f"keras-avl evaluate {run_dir} --split test"

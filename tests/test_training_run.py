@@ -217,3 +217,35 @@ def test_evaluate_scores_the_videos_of_the_split(runs_of_every_regime, tiny_root
     predicted = outputs["segment_probabilities"].argmax(-1)
     assert np.sum(result["confusion_matrix"]) == true.size
     assert result["segment_accuracy"] == pytest.approx(np.mean(predicted == true))
+def test_evaluate_reports_ciou_beside_the_pointing_game(supervised_run):
+    result = evaluate(supervised_run, record=False)
+    assert result["localization_note"] is None
+    assert result["ciou_segments"] == result["pointing_game_segments"] > 0
+    for key in ("ciou", "ciou_ap50", "ciou_auc", "ciou_chance", "ciou_ap50_chance",
+                "ciou_auc_chance"):
+        assert 0 <= result[key] <= 1, key
+
+
+def test_localization_is_n_a_with_a_reason_not_a_crash(tiny_root, tiny_copy, tmp_path):
+    audio = train(tmp_path / "audio", "supervised", "audio", data=tiny_root, epochs=1,
+                  verbose=0, **TINY_MODEL)
+    result = evaluate(audio, record=False)
+    assert result["ciou"] is None and result["pointing_game"] is None
+    assert "'audio' has no spatial attention" in result["localization_note"]
+    assert result["segment_accuracy"] is not None
+    (tiny_copy / "regions.h5").unlink()
+    run = load_run(tmp_path / "audio")
+    without_regions = evaluate(run, data=tiny_copy, record=False)
+    assert "no ground-truth regions" in without_regions["localization_note"]
+    assert without_regions["ciou_auc"] is None
+
+
+def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
+    run = train(tmp_path / "avatt", "weak", "avatt", data=tiny_root, epochs=1, verbose=0,
+                **TINY_MODEL)
+    config = json.loads((run.path / "config.json").read_text())["model_config"]
+    assert (config["architecture"], config["protocol"], config["dropout"]) == (
+        "avatt", "ave-eccv18", 0.0)
+    result = evaluate(run, record=False)
+    assert 0 <= result["segment_accuracy"] <= 1
+    assert result["localization_note"] is None and 0 <= result["ciou"] <= 1

@@ -16,9 +16,13 @@ def _names(text):
 def run(args):
     from keras_avl.training import compare, markdown_table
 
+    from keras_avl.training.compare import parse_seeds
+
+    seeds = None if args.seeds is None else parse_seeds(args.seeds)
     rows = compare(args.runs_dir, models=_names(args.models), regimes=_names(args.regimes),
                    split=args.split, resume=args.resume, output=args.output,
-                   title=args.title, verbose=args.verbose, **training_kwargs(args))
+                   title=args.title, verbose=args.verbose, seeds=seeds,
+                   **training_kwargs(args))
     print(markdown_table(rows, args.title))
     if args.output:
         print(f"Written: {args.output}")
@@ -28,8 +32,10 @@ def run(args):
 def register(subparsers):
     parser = subparsers.add_parser(
         "compare", help="train and evaluate several models, write a results table",
-        description="Train every --models x --regimes pair into RUNS_DIR/<regime>-<model>, "
-        "evaluate it and write a markdown table (and a .json copy).")
+        description="Train every --models x --regimes pair with every seed into "
+        "RUNS_DIR/<regime>-<model>/seed<k> (deterministic ops), keep each run's best "
+        "epoch on val, evaluate it on --split and write a markdown table of mean ± std "
+        "over the seeds (and a .json copy with the per-seed values).")
     parser.add_argument("--models", default="paper,audio,visual,avatt",
                         help="comma-separated variants (see `keras-avl train --help`)")
     parser.add_argument("--regimes", default="supervised",
@@ -38,6 +44,9 @@ def register(subparsers):
     parser.add_argument("--output", default=None, help="markdown file for the table")
     parser.add_argument("--title", default=None)
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--seeds", default=None,
+                        help="a count N (seeds 0..N-1, e.g. 3) or a comma-separated list "
+                        "of distinct seeds (e.g. 0,4,7); default: the single --seed")
     parser.add_argument("--resume", action="store_true",
                         help="reuse finished runs and continue interrupted ones")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))

@@ -1,5 +1,6 @@
 """`keras-avl evaluate RUN`: segment accuracy, per-class accuracy, the
-confusion matrix and the pointing game of a run's best checkpoint.
+confusion matrix, the pointing game and cIoU / AP50 / AUC of a run's best
+checkpoint.
 
 A thin shell over `keras_avl.training.evaluate`.
 """
@@ -9,7 +10,8 @@ from keras_avl.cli.errors import reports_errors
 
 def format_report(result):
     """The human-readable report of an `evaluate` result."""
-    lines = [f"Run: {result['regime']} / {result['variant']} on split {result['split']!r}"]
+    lines = [f"Run: {result['regime']} / {result['variant']} (seed {result['seed']}) "
+             f"on split {result['split']!r}"]
     if result["segment_accuracy"] is not None:
         lines.append(f"Segment accuracy: {100 * result['segment_accuracy']:.2f}%")
         lines.append("Per-class accuracy:")
@@ -22,14 +24,17 @@ def format_report(result):
             lines.append(f"  {k:>3} " + "".join(f"{v:>{width}}" for v in row))
     else:
         lines.append("Segment accuracy: n/a (the unsupervised model does not classify)")
-    if result["pointing_game"] is not None:
+    if result["localization_note"] is None:
         lines.append(
             f"Pointing game: {100 * result['pointing_game']:.2f}% of "
             f"{result['pointing_game_segments']} event segments "
             f"(random cell: {100 * result['pointing_game_chance']:.2f}%)"
         )
+        for name, key in (("cIoU", "ciou"), ("AP50", "ciou_ap50"), ("AUC", "ciou_auc")):
+            lines.append(f"{name}: {100 * result[key]:.2f}% "
+                         f"(random map: {100 * result[key + '_chance']:.2f}%)")
     else:
-        lines.append("Pointing game: n/a (no ground-truth regions or no spatial attention)")
+        lines.append(f"Pointing game, cIoU, AP50, AUC: n/a ({result['localization_note']})")
     return "\n".join(lines)
 
 

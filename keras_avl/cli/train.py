@@ -67,7 +67,7 @@ def run(args):
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
-                    mixed_precision=args.mixed_precision,
+                    mixed_precision=args.mixed_precision, deterministic=args.deterministic,
                     jit_compile={"on": True, "off": False}.get(args.jit_compile),
                     steps_per_execution=args.steps_per_execution,
                     data_path=args.data_path, **training_kwargs(args))
@@ -88,7 +88,9 @@ def register(subparsers):
                         help="model variant, a name of keras_avl.models.VARIANTS: paper "
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
-                        "avfb+swab-mean/max, avfb+swab) or avatt (the A+V-att baseline)")
+                        "avfb+swab-mean/max, avfb+swab), avatt (the A+V-att baseline as released in "
+                        "AVE-ECCV18, trained with its protocol) or avatt-keras-avl (keras-avl's "
+                        "earlier reading of it)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",
@@ -111,5 +113,8 @@ def register(subparsers):
     parser.add_argument("--data-path", default="auto", choices=("auto", "memory", "stream"),
                         help="read the visual features into memory once, or stream them "
                         "from the file per batch (auto: memory when they fit)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic ops (TensorFlow op determinism, XLA's "
+                        "deterministic GPU ops): the run repeats exactly for its seed")
     add_training_arguments(parser)
     parser.set_defaults(func=run)

@@ -2,16 +2,26 @@
 
 The video-level prediction is the mean over the segments of the per-segment
 class probabilities (as in Tian et al.'s AVE); the loss is the cross-entropy of
-that mean against the video label.
+that mean against the video label. The released A+V-att weak model instead
+takes the max over the segments of its class scores (`pooling="max"`).
 """
 
 import keras
 from keras import ops
 
+from keras_avl.validation import check_choice
+
+POOLINGS = ("mean", "max")
+
 
 @keras.saving.register_keras_serializable(package="keras_avl")
 class MILPooling(keras.layers.Layer):
-    """Averages per-segment class probabilities into a video prediction.
+    """Pools per-segment class probabilities (or scores) into a video prediction.
+
+    Args:
+        pooling: `"mean"` (the paper's MIL pooling, the default) or `"max"`
+            over the real segments.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: probabilities of shape `(B, T, C)`.
@@ -28,11 +38,20 @@ class MILPooling(keras.layers.Layer):
     (2, 29)
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, pooling="mean", **kwargs):
         super().__init__(**kwargs)
+        self.pooling = check_choice("pooling", pooling, POOLINGS)
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
+        if self.pooling == "max":
+            if mask is None:
+                return ops.max(inputs, axis=1)
+            # A padded segment never wins; a video without a real segment gives 0.
+            real = ops.expand_dims(mask, -1)
+            lowest = ops.min(inputs, axis=(1, 2), keepdims=True)
+            best = ops.max(ops.where(real, inputs, lowest), axis=1)
+            return ops.where(ops.any(real, axis=1), best, ops.zeros_like(best))
         if mask is None:
             return ops.mean(inputs, axis=1)
         valid = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
@@ -45,3 +64,8 @@ class MILPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pooling": self.pooling})
+        return config

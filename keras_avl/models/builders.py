@@ -17,6 +17,8 @@ SWAB and MIL pooling leave them out, and the segment probabilities carry the
 mask, so that Keras leaves them out of the loss and the accuracy.
 """
 
+import math
+
 import keras
 
 from keras_avl.layers import (
@@ -30,8 +32,9 @@ from keras_avl.layers import (
 )
 from keras_avl.losses import GramTripletLoss
 from keras_avl.models.config import AVLConfig
-from keras_avl.regimes import REGIMES
 from keras_avl.models.optional_inputs import OptionalInputsModel
+from keras_avl.models.protocols import compile_classifier
+from keras_avl.regimes import REGIMES
 
 
 
@@ -134,26 +137,79 @@ def _paper_segment_features(config, inputs, mask):
     return keras.layers.Concatenate(name="stream_features")([s_v, s_a])
 
 
+def _torch_uniform(fan_in):
+    """PyTorch's default init of `nn.Linear` biases and of every `nn.LSTM`
+    weight: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def _avatt_lstm(config, name):
+    """A bidirectional LSTM of A+V-att. The released one is PyTorch's `nn.LSTM`
+    with its default init, U(+-1/sqrt(hidden)) for the kernels and the biases;
+    PyTorch has two biases (b_ih + b_hh), Keras one, drawn from the same U."""
+    if config.architecture == "avatt-keras-avl":
+        return _temporal_lstm(config.replace(bidirectional=True), name)
+    init = _torch_uniform(config.hidden)
+    lstm = keras.layers.LSTM(
+        config.hidden, return_sequences=True, kernel_initializer=init,
+        recurrent_initializer=init, bias_initializer=init, unit_forget_bias=False,
+        name=name,
+    )
+    return keras.layers.Bidirectional(lstm, name=f"{name}_bidirectional")
+
+
 def _avatt_segment_features(config, inputs, mask):
     """A+V-att of Tian et al. (ECCV 2018): audio-guided visual attention, two
-    bidirectional LSTMs and a hidden Dense layer."""
+    bidirectional LSTMs and a hidden Dense layer of 64 units.
+
+    `architecture="avatt"` is the released `att_Net`: the audio term one scalar
+    per region, ReLU on the concatenated LSTM outputs before the hidden layer,
+    Xavier-uniform weights and PyTorch's default biases. `"avatt-keras-avl"` is
+    the earlier reading (audio term per hidden unit, no ReLU there, zero biases).
+    """
+    official = config.architecture == "avatt"
     regions = keras.layers.Reshape(
         (config.segments, config.regions, config.visual_dim), name="visual_regions"
     )(inputs["visual"])
     attended, _ = AudioGuidedAttention(
         hidden_dim=config.avatt_hidden_dim,
         attention_dim=config.regions,
+        audio_term="region" if official else "unit",
+        torch_bias_init=official,
         name="audio_guided_attention",
     )([regions, inputs["audio"]])
-    bidirectional = config.replace(bidirectional=True)
-    h_v = _temporal_lstm(bidirectional, "visual_lstm")(attended, mask=mask)
-    h_a = _temporal_lstm(bidirectional, "audio_lstm")(inputs["audio"], mask=mask)
+    h_v = _avatt_lstm(config, "visual_lstm")(attended, mask=mask)
+    h_a = _avatt_lstm(config, "audio_lstm")(inputs["audio"], mask=mask)
     joint = keras.layers.Concatenate(name="stream_features")([h_a, h_v])
-    return keras.layers.Dense(64, activation="relu", name="hidden_dense")(joint)
+    if not official:
+        return keras.layers.Dense(64, activation="relu", name="hidden_dense")(joint)
+    joint = keras.layers.ReLU(name="stream_relu")(joint)
+    return keras.layers.Dense(
+        64, activation="relu", bias_initializer=_torch_uniform(4 * config.hidden),
+        name="hidden_dense",
+    )(joint)
+
+
+def _avatt_segment_logits(config, inputs, mask):
+    """The released A+V-att's per-segment scores `L2(...)` (B, T, C), before the
+    softmax (its weak model max-pools them over time)."""
+    features = _avatt_segment_features(config, inputs, mask)
+    features = keras.layers.Dropout(config.dropout, name="classifier_dropout")(features)
+    return keras.layers.Dense(
+        config.num_classes, bias_initializer=_torch_uniform(64), dtype="float32",
+        name="segment_logits",
+    )(features)
 
 
 def _segment_probabilities(config, inputs, mask):
     if config.architecture == "avatt":
+        # An Activation, not a Softmax layer: the (B, T) segment mask passes
+        # through untouched (Softmax would apply it over the classes).
+        return keras.layers.Activation(
+            "softmax", dtype="float32", name="segment_probabilities"
+        )(_avatt_segment_logits(config, inputs, mask))
+    if config.architecture == "avatt-keras-avl":
         features = _avatt_segment_features(config, inputs, mask)
     else:
         features = _paper_segment_features(config, inputs, mask)
@@ -165,15 +221,6 @@ def _segment_probabilities(config, inputs, mask):
         dtype="float32",
         name="segment_probabilities",
     )(features)
-
-
-def _compile_classifier(model, config):
-    """Adam and cross-entropy on one-hot labels, as AVE trains (§3.6)."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["categorical_accuracy"],
-    )
 
 
 def build_supervised(config=None, compile=True):
@@ -195,7 +242,7 @@ def build_supervised(config=None, compile=True):
         inputs, probabilities, name=f"{config.architecture}_supervised"
     )
     if compile:
-        _compile_classifier(model, config)
+        compile_classifier(model, config)
     return model
 
 
@@ -203,19 +250,32 @@ def build_weakly_supervised(config=None, compile=True):
     """Video-label training through MIL pooling (§3.6): outputs (B, C).
 
     The per-segment probabilities (B, T, C) stay available as the output of
-    the layer `segment_probabilities` (see `inference_model`).
+    the layer `segment_probabilities` (see `inference_model`). The released
+    A+V-att (`architecture="avatt"`) pools differently: the softmax of its
+    per-segment scores max-pooled over time (`models_weakly.py`); its segment
+    probabilities are the softmax of the layer `segment_logits`.
     """
     config = config or AVLConfig()
     inputs = model_inputs(config)
     mask = _real_segments(inputs)
-    video_probabilities = MILPooling(name="video_probabilities")(
-        _segment_probabilities(config, inputs, mask), mask=mask
-    )
+    if config.architecture == "avatt":
+        # models_weakly.py: MaxPool1d over time of the segment scores (real
+        # segments only), then softmax.
+        video_logits = MILPooling(pooling="max", name="video_logits")(
+            _avatt_segment_logits(config, inputs, mask), mask=mask
+        )
+        video_probabilities = keras.layers.Activation(
+            "softmax", dtype="float32", name="video_probabilities"
+        )(video_logits)
+    else:
+        video_probabilities = MILPooling(name="video_probabilities")(
+            _segment_probabilities(config, inputs, mask), mask=mask
+        )
     model = OptionalInputsModel(
         inputs, video_probabilities, name=f"{config.architecture}_weak"
     )
     if compile:
-        _compile_classifier(model, config)
+        compile_classifier(model, config)
     return model
 
 
@@ -239,6 +299,11 @@ def build_unsupervised(config=None, compile=True):
         raise ValueError(
             "build_unsupervised computes AVTGML on the SWAB outputs; received "
             "use_swab=False."
+        )
+    if config.protocol != "keras-avl":
+        raise ValueError(
+            "build_unsupervised trains with AVTGML and Adam (protocol='keras-avl'); "
+            f"received protocol={config.protocol!r}, a protocol of the classifiers."
         )
     inputs = model_inputs(config, negative_audio=True)
     mask = _real_segments(inputs)

@@ -5,9 +5,10 @@ import json
 
 from keras_avl.layers.avfb_layer import FUSIONS
 from keras_avl.layers.swab_layer import POOLINGS
+from keras_avl.models.protocols import PROTOCOLS
 from keras_avl.validation import check_choice, check_positive_int, check_rate
 
-ARCHITECTURES = ("paper", "avatt")
+ARCHITECTURES = ("paper", "avatt", "avatt-keras-avl")
 # Rows of the paper's Table 1: which streams feed the classifier.
 MODALITIES = ("audio", "visual", "fused_visual", "audio+visual", "audio+fused_visual")
 
@@ -22,8 +23,13 @@ class AVLConfig:
         grid: (H, W) of the visual feature map (VGG-19 pool5: 7 x 7).
         visual_dim: d_v, visual channels.
         audio_dim: d_a, audio embedding size (VGGish: 128).
-        architecture: `"paper"` (Ramaswamy & Das) or `"avatt"` (the A+V-att
-            baseline of Tian et al., ECCV 2018).
+        architecture: `"paper"` (Ramaswamy & Das), `"avatt"` (the A+V-att
+            baseline of Tian et al., ECCV 2018, as released in AVE-ECCV18's
+            `models.py` / `models_weakly.py`) or `"avatt-keras-avl"` (keras-avl's
+            earlier reading of it: the audio term per hidden unit as the ECCV
+            2018 paper's equation writes it, no ReLU on the LSTM outputs, the
+            shared dropout + softmax head, MIL averaging of probabilities for
+            the weak regime).
         modalities: which streams feed the classifier (Table 1): `"audio"`,
             `"visual"` (pooled visual features), `"fused_visual"` (AVFB
             audio-assisted visual), `"audio+visual"` (no fusion), or
@@ -39,9 +45,13 @@ class AVLConfig:
             (Table 3).
         use_aggregation: eq. 12 aggregation on/off (Table 3); off means the
             classifier reads the concatenated stream features.
-        dropout: dropout before the classifier.
+        dropout: dropout before the classifier (the released A+V-att has none:
+            the variant `avatt` sets 0).
         margin: AVTGML margin gamma (unsupervised regime).
         learning_rate: Adam's learning rate used by the builders' `compile`.
+        protocol: the training protocol of the classifiers
+            (`keras_avl.models.protocols`): `"keras-avl"` (Adam +
+            cross-entropy) or `"ave-eccv18"` (AVE-ECCV18's loss and StepLR).
         avatt_hidden_dim: the baseline's projection size (512 in AVE's code).
     """
 
@@ -66,6 +76,7 @@ class AVLConfig:
     dropout: float = 0.2
     margin: float = 0.7
     learning_rate: float = 1e-3
+    protocol: str = "keras-avl"
     avatt_hidden_dim: int = 512
 
     def __post_init__(self):
@@ -90,6 +101,7 @@ class AVLConfig:
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
         check_choice("swab_pooling", self.swab_pooling, POOLINGS)
+        check_choice("protocol", self.protocol, PROTOCOLS)
         self.mfb_dropout = check_rate("mfb_dropout", self.mfb_dropout)
         self.dropout = check_rate("dropout", self.dropout)
         if not self.margin > 0:

@@ -44,6 +44,11 @@ def inference_model(model):
     classifier = _layer(model, "segment_probabilities")
     if classifier is not None:
         outputs["segment_probabilities"] = classifier.output
+    elif _layer(model, "segment_logits") is not None:
+        # The released A+V-att's weak model: its segment scores, not a softmax.
+        outputs["segment_probabilities"] = keras.layers.Softmax(dtype="float32")(
+            _layer(model, "segment_logits").output
+        )
     for name in SPATIAL_ATTENTION_LAYERS:
         layer = _layer(model, name)
         if layer is not None:

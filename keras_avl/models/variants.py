@@ -13,7 +13,10 @@ VARIANTS = {
     "visual": {"modalities": "visual"},
     "fused-visual": {"modalities": "fused_visual"},
     "audio+visual": {"modalities": "audio+visual"},
-    "avatt": {"architecture": "avatt"},
+    # The released A+V-att (AVE-ECCV18), trained with its own protocol.
+    "avatt": {"architecture": "avatt", "dropout": 0.0, "protocol": "ave-eccv18"},
+    # keras-avl's earlier reading of A+V-att (see AVLConfig.architecture).
+    "avatt-keras-avl": {"architecture": "avatt-keras-avl"},
     # Table 2: fusion strategies, SWAB and aggregation kept.
     "fusion-mul": {"fusion": "mul"},
     "fusion-add": {"fusion": "add"},

@@ -1,26 +1,113 @@
-"""`compare`: trains and evaluates several models on one dataset and writes a
-markdown table like the paper's Tables 1-3 (with a JSON copy)."""
+"""`compare`: trains and evaluates several models on one dataset, with one or
+several seeds, and writes a markdown table like the paper's Tables 1-3 (with a
+JSON copy).
+
+Every (regime, model) row is trained once per seed into
+`<runs_dir>/<regime>-<model>/seed<k>`; each run keeps the epoch of best
+validation score (`keras_avl.training.train`: never the test split) and is
+evaluated on `split`. A row reports, for segment accuracy and every
+localization metric, the mean and the sample standard deviation (n - 1) over
+the seeds, and keeps the per-seed values in the JSON.
+"""
 
 import json
 import shlex
+import statistics
 from pathlib import Path
 
 from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES, VARIANTS
+from keras_avl.runs import METRICS_FILE
 from keras_avl.training.evaluate import evaluate
 from keras_avl.training.train import DEFAULT_EPOCHS, train
 from keras_avl.validation import check_choice
 
+# Reported as mean +- std over the seeds.
+METRICS = ("segment_accuracy", "pointing_game", "ciou", "ciou_ap50", "ciou_auc")
+# The chance levels of the localization metrics (a property of the data).
+CHANCES = ("pointing_game_chance", "ciou_chance", "ciou_ap50_chance", "ciou_auc_chance")
+_PER_RUN = METRICS + CHANCES + ("pointing_game_segments", "ciou_segments",
+                                "localization_note", "per_class_accuracy")
 
-def _percent(value):
-    return "n/a" if value is None else f"{100 * value:.1f}"
+
+def resolve_seeds(seeds, seed=0):
+    """The list of seeds: `seeds` a count N (seeds 0..N-1) or a list of distinct
+    seeds >= 0; None: `[seed]`. Raises a clear ValueError otherwise.
+
+    Example:
+
+    >>> resolve_seeds(3), resolve_seeds([0, 4, 7]), resolve_seeds(None, seed=5)
+    ([0, 1, 2], [0, 4, 7], [5])
+    """
+    if seeds is None:
+        return [int(seed)]
+    if seed != 0:
+        raise ValueError(
+            f"Give either `seeds` or `seed`, not both; received seeds={seeds!r} and "
+            f"seed={seed!r}."
+        )
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(
+                "`seeds` must be a count >= 1 or a list of distinct seeds >= 0; "
+                f"received seeds={seeds!r}."
+            )
+        return list(range(seeds))
+    seeds = list(seeds) if isinstance(seeds, (list, tuple)) else None
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(
+            "`seeds` must be a count >= 1 or a non-empty list of integer seeds >= 0; "
+            f"received seeds={seeds!r}."
+        )
+    duplicates = sorted({s for s in seeds if seeds.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"`seeds` must be distinct; received {seeds} (repeated: {duplicates}).")
+    return seeds
 
 
-def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_rate, seed,
-                  overrides, embedded_size="small"):
-    """The `keras-avl train` command line that trains one row."""
-    words = ["keras-avl", "train", "--regime", regime, "--model", variant,
-             "--epochs", str(epochs), "--seed", str(seed), "--run-dir", str(run_dir)]
+def parse_seeds(text):
+    """The CLI's `--seeds`: `"3"` -> 3 (a count), `"0,4,7"` -> [0, 4, 7]."""
+    words = [word.strip() for word in text.split(",")]
+    try:
+        values = [int(word) for word in words]
+    except ValueError:
+        raise ValueError(
+            "--seeds expects a count (e.g. 3) or a comma-separated list of seeds "
+            f"(e.g. 0,4,7); received {text!r}."
+        ) from None
+    return resolve_seeds(values[0] if len(words) == 1 else values)
+
+
+def summarize(values):
+    """`{"mean", "std", "n", "values"}` of per-seed values; mean and std are None
+    when a value is None (n/a), std is None for one seed.
+
+    Example:
+
+    >>> summarize([0.5, 0.7])
+    {'mean': 0.6, 'std': 0.14142135623730948, 'n': 2, 'values': [0.5, 0.7]}
+    """
+    values = list(values)
+    missing = any(value is None for value in values)
+    mean = None if missing else statistics.fmean(values)
+    std = None if missing or len(values) < 2 else statistics.stdev(values)
+    return {"mean": mean, "std": std, "n": len(values), "values": values}
+
+
+def _percent(summary):
+    if summary["mean"] is None:
+        return "n/a"
+    if summary["std"] is None:
+        return f"{100 * summary['mean']:.1f} (1 seed)"
+    return f"{100 * summary['mean']:.1f} ± {100 * summary['std']:.1f} ({summary['n']} seeds)"
+
+
+def _chance(summary):
+    return "n/a" if summary["mean"] is None else f"{100 * summary['mean']:.1f}"
+
+
+def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size):
+    words = ["--epochs", str(epochs)]
     if batch_size != 64:
         words += ["--batch-size", str(batch_size)]
     if learning_rate != 1e-3:
@@ -31,24 +118,51 @@ def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_r
         words += ["--embedded-size", embedded_size]
     for key, value in sorted(overrides.items()):
         words += ["--set", f"{key}={json.dumps(value)}"]
-    return shlex.join(words)
+    return words
+
+
+def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_rate, seed,
+                  overrides, embedded_size="small"):
+    """The `keras-avl train` command line that trains one run of a row."""
+    return shlex.join(
+        ["keras-avl", "train", "--regime", regime, "--model", variant, "--seed", str(seed),
+         "--run-dir", str(run_dir), "--deterministic"]
+        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size))
+
+
+def compare_command(runs_dir, regime, variant, seeds, split, data, epochs, batch_size,
+                    learning_rate, overrides, embedded_size="small"):
+    """The `keras-avl compare` command line that reproduces one whole row."""
+    return shlex.join(
+        ["keras-avl", "compare", "--regimes", regime, "--models", variant,
+         "--seeds", ",".join(map(str, seeds)), "--split", split, "--runs-dir", str(runs_dir)]
+        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size))
 
 
 def markdown_table(rows, title=None):
-    """The rows of `compare` as a markdown table."""
+    """The rows of `compare` as a markdown table: mean ± std (n seeds) of each
+    metric, the chance levels of a random map, and the command of each row."""
     lines = [f"### {title}", ""] if title else []
     lines += [
-        "| regime | model | segment accuracy (%) | pointing game (%) | chance (%) | epochs | commands |",
-        "|---|---|---|---|---|---|---|",
+        "| regime | model | segment accuracy (%) | pointing game (%) | cIoU (%) | AP50 (%) "
+        "| AUC (%) | chance: PG / cIoU / AP50 / AUC (%) | epochs | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        commands = f"`{row['train_command']}` then `{row['evaluate_command']}`"
-        lines.append(
-            f"| {row['regime']} | {row['variant']} | {_percent(row['segment_accuracy'])} "
-            f"| {_percent(row['pointing_game'])} | {_percent(row['pointing_game_chance'])} "
-            f"| {row['epochs']} | {commands} |"
-        )
+        chance = " / ".join(_chance(row[key]) for key in CHANCES)
+        cells = [row["regime"], row["variant"], *(_percent(row[key]) for key in METRICS),
+                 chance, str(row["epochs"]), f"`{row['command']}`"]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = sorted({f"{row['variant']}: {row['localization_note']}" for row in rows
+                    if row["localization_note"]})
+    if notes:
+        lines += ["", "Localization n/a: " + "; ".join(notes) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _best_epoch(run_dir):
+    path = Path(run_dir) / METRICS_FILE
+    return json.loads(path.read_text(encoding="utf-8")).get("best_epoch")
 
 
 def compare(
@@ -66,74 +180,101 @@ def compare(
     title=None,
     verbose=1,
     embedded_size="small",
+    seeds=None,
     **model_overrides,
 ):
-    """Trains every (regime, model) pair into `runs_dir/<regime>-<model>` and
-    evaluates it on `split`.
+    """Trains every (regime, model) pair with every seed into
+    `runs_dir/<regime>-<model>/seed<k>` and evaluates it on `split`.
 
     Pairs that a regime cannot build (the unsupervised regime needs the paper's
     two-stream architecture with SWAB) are skipped. With `resume`, finished
-    runs are reused and interrupted ones continued.
+    runs are reused and interrupted ones continued. Runs are deterministic per
+    seed (`train(..., deterministic=True)`).
 
     Args:
         runs_dir: the folder of the run folders.
         models: variant names (`keras_avl.models.VARIANTS`).
         regimes: regimes (`keras_avl.models.REGIMES`).
         data: the dataset folder; None: the embedded default.
-        epochs, batch_size, learning_rate, seed, **model_overrides: as `train`.
+        epochs, batch_size, learning_rate, **model_overrides: as `train`.
+        seed: the seed when `seeds` is None (one run per row).
         split: the split reported.
         resume: reuse/continue existing run folders instead of failing.
         output: a `.md` file for the table (a `.json` copy is written beside).
         title: the table's title.
         verbose: `fit` verbosity.
         embedded_size: the embedded default's size when `data` is None.
+        seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
 
     Returns:
-        A list of row dicts (regime, variant, the metrics of `evaluate`, the
-        epochs and the commands that reproduce the row).
+        A list of row dicts: regime, variant, seeds, epochs, a summary
+        `{"mean", "std", "n", "values"}` for each of `METRICS` and `CHANCES`,
+        `localization_note`, `per_seed` (each run's folder, best epoch,
+        metrics and train/evaluate commands) and `command` (the `keras-avl
+        compare` command that reproduces the row).
 
     Example:
 
     >>> import os, tempfile
     >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
     >>> rows = compare(tempfile.mkdtemp(), models=["audio"], epochs=1, verbose=0,
-    ...                embedded_size="tiny", hidden=8, swab_units=8)
-    >>> [(row["regime"], row["variant"]) for row in rows]
-    [('supervised', 'audio')]
+    ...                embedded_size="tiny", seeds=2, hidden=8, swab_units=8)
+    >>> [(row["regime"], row["variant"], row["seeds"]) for row in rows]
+    [('supervised', 'audio', [0, 1])]
+    >>> rows[0]["segment_accuracy"]["n"], rows[0]["ciou"]["mean"]
+    (2, None)
     """
+    seeds = resolve_seeds(seeds, seed)
     runs_dir = Path(runs_dir)
     for regime in regimes:
         check_choice("regime", regime, REGIMES)
     for model in models:
         check_choice("model", model, tuple(VARIANTS))
+    settings = dict(data=data, epochs=epochs, batch_size=batch_size,
+                    learning_rate=learning_rate, overrides=model_overrides,
+                    embedded_size=embedded_size)
     rows = []
     for regime in regimes:
         for variant in models:
-            run_dir = runs_dir / f"{regime}-{variant}"
-            try:
-                run = train(run_dir, regime, variant, data=data, epochs=epochs,
-                            batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                            resume=resume and run_dir.exists(), verbose=verbose,
-                            embedded_size=embedded_size, **model_overrides)
-            except ValueError as error:
-                if regime == "unsupervised" and not run_dir.exists():
-                    print(f"Skipped {regime}/{variant}: {error}")
-                    continue
-                raise
-            result = evaluate(run, split)
+            per_seed = []
+            for run_seed in seeds:
+                run_dir = runs_dir / f"{regime}-{variant}" / f"seed{run_seed}"
+                try:
+                    run = train(run_dir, regime, variant, data=data, epochs=epochs,
+                                batch_size=batch_size, learning_rate=learning_rate,
+                                seed=run_seed, resume=resume and run_dir.exists(),
+                                verbose=verbose, embedded_size=embedded_size,
+                                deterministic=True, **model_overrides)
+                except ValueError as error:
+                    if regime == "unsupervised" and not run_dir.exists():
+                        print(f"Skipped {regime}/{variant}: {error}")
+                        break
+                    raise
+                result = evaluate(run, split)
+                per_seed.append({
+                    "seed": run_seed,
+                    "run_dir": str(run_dir),
+                    "best_epoch": _best_epoch(run_dir),
+                    **{key: result[key] for key in _PER_RUN},
+                    "train_command": train_command(
+                        run_dir, regime, variant, data, epochs, batch_size,
+                        learning_rate, run_seed, model_overrides, embedded_size),
+                    "evaluate_command": shlex.join(
+                        ["keras-avl", "evaluate", str(run_dir), "--split", split]),
+                })
+            if not per_seed:
+                continue
             rows.append({
                 "regime": regime,
                 "variant": variant,
+                "split": split,
+                "seeds": seeds,
                 "epochs": run.training["epochs"],
-                **{key: result[key] for key in (
-                    "segment_accuracy", "pointing_game", "pointing_game_chance",
-                    "pointing_game_segments", "per_class_accuracy")},
-                "run_dir": str(run_dir),
-                "train_command": train_command(run_dir, regime, variant, data, epochs,
-                                               batch_size, learning_rate, seed,
-                                               model_overrides, embedded_size),
-                "evaluate_command": shlex.join(
-                    ["keras-avl", "evaluate", str(run_dir), "--split", split]),
+                **{key: summarize(r[key] for r in per_seed) for key in METRICS + CHANCES},
+                "localization_note": per_seed[0]["localization_note"],
+                "per_seed": per_seed,
+                "command": compare_command(runs_dir, regime, variant, seeds, split,
+                                           **settings),
             })
     if output is not None:
         output = Path(output)

@@ -2,9 +2,11 @@
 
 Segment accuracy (AVE's metric), per-class accuracy and the confusion matrix
 for the regimes that classify (supervised, weak: both predict per segment), and
-the pointing game of the spatial attention lambda for all three regimes when
-the dataset has ground-truth regions (`regions.h5`). Every metric counts the
-real segments only (`segment_mask.h5`: padded segments are left out). The result is also stored
+the pointing game and cIoU / AP50 / AUC (`keras_avl.training.metrics`) of the
+spatial attention lambda for all three regimes when the dataset has
+ground-truth regions (`regions.h5`); otherwise they are None and
+`localization_note` says why. Every metric counts the real segments only
+(`segment_mask.h5`: padded segments are left out). The result is also stored
 under `evaluation.<split>` in the run's `metrics.json`.
 """
 
@@ -16,6 +18,7 @@ from keras_avl.atomic import atomic_write_text
 from keras_avl.data import make_dataset, resolve_data
 from keras_avl.runs import METRICS_FILE, Run, load_run
 from keras_avl.training.metrics import (
+    ciou_metrics,
     confusion_matrix,
     per_class_accuracy,
     pointing_game,
@@ -31,6 +34,31 @@ def _record(run, split, result):
     atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
 
 
+def _localization(outputs, data, order, true_classes, variant, valid):
+    """The pointing game and cIoU / AP50 / AUC with their chance levels, and
+    `localization_note`: why they are n/a (None when they are not)."""
+    keys = ("pointing_game", "pointing_game_chance", "ciou", "ciou_ap50", "ciou_auc",
+            "ciou_chance", "ciou_ap50_chance", "ciou_auc_chance")
+    if data.regions is None:
+        note = f"the dataset {data.root} has no ground-truth regions (regions.h5)"
+    elif "spatial_attention" not in outputs:
+        note = f"the model {variant!r} has no spatial attention"
+    else:
+        event = (true_classes != data.background) & valid
+        attention, regions = outputs["spatial_attention"], data.regions[order]
+        result = {**pointing_game(attention, regions, event),
+                  **ciou_metrics(attention, regions, event)}
+        if result["ciou_segments"] == 0:
+            note = "no event segment of the split has a ground-truth region"
+        elif result["ciou"] is None:
+            note = f"the spatial attention of {variant!r} is uniform over the grid"
+        else:
+            note = None
+        return {**result, "localization_note": note}
+    return {**dict.fromkeys(keys), "pointing_game_segments": 0, "ciou_segments": 0,
+            "localization_note": note}
+
+
 def evaluate(run, split="test", data=None, batch_size=64, record=True):
     """Evaluates the best checkpoint of `run` on `split`.
 
@@ -42,11 +70,15 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
         record: also store the result in the run's `metrics.json`.
 
     Returns:
-        Dict: `split`, `segment_accuracy`, `per_class_accuracy` (class name ->
-        accuracy), `confusion_matrix` (rows: true class), `class_names`
-        (None for the unsupervised regime, which does not classify), and
-        `pointing_game`, `pointing_game_chance`, `pointing_game_segments`
-        (None without ground-truth regions or spatial attention).
+        Dict: `split`, `regime`, `variant`, `seed` (the run's),
+        `segment_accuracy`, `per_class_accuracy` (class name -> accuracy),
+        `confusion_matrix` (rows: true class), `class_names` (None for the
+        unsupervised regime, which does not classify), and
+        `pointing_game`, `pointing_game_chance`, `pointing_game_segments`,
+        `ciou`, `ciou_ap50`, `ciou_auc`, their `*_chance` levels and
+        `ciou_segments` (see `keras_avl.training.metrics`), and
+        `localization_note`: None, or why the localization metrics are n/a
+        (no ground-truth regions, no or uniform spatial attention).
 
     Example:
 
@@ -83,7 +115,8 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
     order = data.orders[split]
     true_classes = data.segment_labels[order].argmax(-1)
     valid = data.segment_mask[order] != 0
-    result = {"split": split, "regime": run.regime, "variant": run.variant}
+    result = {"split": split, "regime": run.regime, "variant": run.variant,
+              "seed": run.training.get("seed")}
     if "segment_probabilities" in outputs:
         predicted = outputs["segment_probabilities"].argmax(-1)
         confusion = confusion_matrix(true_classes, predicted, data.num_classes, valid)
@@ -96,11 +129,7 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True):
     else:
         result.update(segment_accuracy=None, per_class_accuracy=None,
                       confusion_matrix=None, class_names=None)
-    if data.regions is not None and "spatial_attention" in outputs:
-        event = (true_classes != data.background) & valid
-        result.update(pointing_game(outputs["spatial_attention"], data.regions[order], event))
-    else:
-        result.update(pointing_game=None, pointing_game_chance=None, pointing_game_segments=0)
+    result.update(_localization(outputs, data, order, true_classes, run.variant, valid))
     if record:
         _record(run, split, result)
     return result

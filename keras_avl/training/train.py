@@ -23,6 +23,7 @@ from pathlib import Path
 
 from keras_avl.data import make_dataset, resolve_data
 from keras_avl.data.pipeline import DATA_PATHS, visual_data_path
+from keras_avl.determinism import enable_determinism
 from keras_avl.distribute import (
     DISTRIBUTIONS,
     check_global_batch,
@@ -157,6 +158,7 @@ def train(
     jit_compile=None,
     steps_per_execution=1,
     data_path="auto",
+    deterministic=False,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -196,6 +198,9 @@ def train(
             `"stream"` (`keras_avl.data.pipeline.visual_data_path`); the
             batches are the same. Not saved in the run: a resumed run chooses
             again.
+        deterministic: deterministic ops (`keras_avl.determinism`), so that the
+            run repeats exactly for its seed on one machine; recorded in the
+            run's settings and re-applied on resume.
         **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
 
     Returns:
@@ -261,6 +266,8 @@ def train(
         if steps_per_execution != 1:
             training["steps_per_execution"] = check_positive_int(
                 "steps_per_execution", steps_per_execution)
+        if deterministic:
+            training["deterministic"] = True
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -279,6 +286,8 @@ def train(
     check_choice("data_path", data_path, DATA_PATHS)
     if settings.get("mixed_precision"):
         check_mixed_precision()
+    if settings.get("deterministic", False):
+        enable_determinism()
     keras.utils.set_random_seed(settings["seed"])
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):

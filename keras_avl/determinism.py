@@ -1,0 +1,37 @@
+"""Deterministic training: a run repeats bit for bit for its seed on one machine.
+
+`keras_avl.training.train` always seeds Python, NumPy and the backend with
+`keras.utils.set_random_seed(seed)` and the data pipeline draws its shuffles
+from `numpy.random.default_rng([seed, pass])`. `enable_determinism()` adds:
+
+- TensorFlow (the TF backend, and the `tf.data` pipeline under every backend):
+  `tf.config.experimental.enable_op_determinism()`: ops use deterministic
+  kernels (or raise where none exists, mostly GPU scatter/segment ops) and
+  `tf.data` keeps its element order. It is process-wide and cannot be undone.
+- JAX: XLA on CPU is deterministic; for GPUs `--xla_gpu_deterministic_ops=true`
+  is appended to `XLA_FLAGS`, which takes effect only if JAX has not started
+  its GPU backend yet in this process (train calls this before building).
+"""
+
+import os
+
+import keras
+
+JAX_DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
+
+
+def enable_determinism():
+    """Turns on the deterministic settings above (idempotent).
+
+    Example:
+
+    >>> enable_determinism()
+    >>> enable_determinism()  # a second call changes nothing
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    if keras.backend.backend() == "jax":
+        flags = os.environ.get("XLA_FLAGS", "")
+        if JAX_DETERMINISTIC_FLAG not in flags.split():
+            os.environ["XLA_FLAGS"] = f"{flags} {JAX_DETERMINISTIC_FLAG}".strip()

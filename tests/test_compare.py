@@ -1,0 +1,130 @@
+"""`compare` with several seeds: seed parsing, mean ± std over the per-seed
+evaluations, per-seed run folders, resume, and determinism per seed."""
+
+import json
+import shlex
+import shutil
+import statistics
+
+import pytest
+
+from keras_avl.cli.main import main
+from keras_avl.training import compare
+from keras_avl.training.compare import parse_seeds, resolve_seeds, summarize
+from tests.ave_fixtures import TINY_MODEL, tiny_root  # noqa: F401
+
+SETS = [word for key, value in TINY_MODEL.items() for word in ("--set", f"{key}={value}")]
+
+
+def test_seeds_as_a_count_or_a_list():
+    assert parse_seeds("3") == [0, 1, 2]
+    assert parse_seeds("0,4,7") == [0, 4, 7]
+    assert parse_seeds(" 5 , 2") == [5, 2]
+    assert resolve_seeds(None, seed=4) == [4]
+    assert resolve_seeds((1, 2)) == [1, 2]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0", "count >= 1"),
+    ("-2", "count >= 1"),
+    ("1,1", r"distinct.*repeated: \[1\]"),
+    ("0,-1", "seeds >= 0"),
+    ("a", "--seeds expects a count"),
+    ("1,,2", "--seeds expects a count"),
+])
+def test_bad_seeds_are_clear_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_seeds(text)
+
+
+def test_seeds_and_seed_together_are_refused():
+    with pytest.raises(ValueError, match="either `seeds` or `seed`"):
+        resolve_seeds(3, seed=2)
+    with pytest.raises(ValueError, match="seeds"):
+        resolve_seeds(True)
+
+
+def test_summarize_hand_computed():
+    summary = summarize([0.5, 0.6, 0.8])
+    assert summary["mean"] == pytest.approx(19 / 30)
+    # sample variance: ((-4/30)^2 + (-1/30)^2 + (5/30)^2) / 2 = 42/1800
+    assert summary["std"] == pytest.approx((42 / 1800) ** 0.5)
+    assert (summary["n"], summary["values"]) == (3, [0.5, 0.6, 0.8])
+    assert summarize([0.5])["std"] is None
+    assert summarize([0.5, None])["mean"] is None
+
+
+def test_bad_seeds_fail_before_any_training(tiny_root, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["compare", "--models", "audio", "--data", str(tiny_root), "--epochs", "1",
+                 "--seeds", "2,2", "--runs-dir", str(runs), "--verbose", "0"])
+    assert code == 2
+    assert "distinct" in capsys.readouterr().err
+    assert not runs.exists()
+    with pytest.raises(ValueError, match="count >= 1"):
+        compare(runs, models=["audio"], data=tiny_root, epochs=1, verbose=0, seeds=0)
+    assert not runs.exists()
+
+
+@pytest.fixture(scope="module")
+def two_seeds(tiny_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    output = root / "table.md"
+    code = main(["compare", "--models", "paper", "--regimes", "supervised",
+                 "--data", str(tiny_root), "--epochs", "2", "--seeds", "0,3",
+                 "--runs-dir", str(root / "runs"), "--output", str(output), "--verbose", "0",
+                 *SETS])
+    assert code == 0
+    return root, output
+
+
+def test_rows_are_mean_and_std_of_the_per_seed_evaluations(two_seeds):
+    root, output = two_seeds
+    row, = json.loads(output.with_suffix(".json").read_text())
+    assert row["seeds"] == [0, 3]
+    evaluations = []
+    for seed, run in zip((0, 3), row["per_seed"]):
+        run_dir = root / "runs" / "supervised-paper" / f"seed{seed}"
+        assert run["run_dir"] == str(run_dir) and run["seed"] == seed
+        config = json.loads((run_dir / "config.json").read_text())
+        assert config["training"]["seed"] == seed and config["training"]["deterministic"]
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        # The checkpoint is the epoch of best validation accuracy.
+        val = [entry["val_categorical_accuracy"] for entry in metrics["history"]]
+        assert run["best_epoch"] == 1 + val.index(max(val))
+        evaluations.append(metrics["evaluation"]["test"])
+    for key in ("segment_accuracy", "pointing_game", "ciou", "ciou_ap50", "ciou_auc"):
+        values = [evaluation[key] for evaluation in evaluations]
+        assert row[key]["values"] == values
+        assert row[key]["mean"] == pytest.approx(statistics.fmean(values))
+        assert row[key]["std"] == pytest.approx(statistics.stdev(values))
+    table = output.read_text()
+    accuracy = row["segment_accuracy"]
+    assert (f"| supervised | paper | {100 * accuracy['mean']:.1f} ± "
+            f"{100 * accuracy['std']:.1f} (2 seeds) |") in table
+    assert "--seeds 0,3" in table
+
+
+def test_resume_reuses_the_finished_seeds(two_seeds, tiny_root):
+    root, output = two_seeds
+    run_dir = root / "runs" / "supervised-paper" / "seed3"
+    before = (run_dir / "best.keras").stat().st_mtime_ns
+    rows = compare(root / "runs", models=["paper"], data=tiny_root, epochs=2, seeds=[0, 3],
+                   resume=True, verbose=0, **TINY_MODEL)
+    assert (run_dir / "best.keras").stat().st_mtime_ns == before
+    stored = json.loads(output.with_suffix(".json").read_text())[0]
+    assert rows[0]["segment_accuracy"] == stored["segment_accuracy"]
+
+
+def test_the_row_command_reproduces_the_row_exactly(two_seeds):
+    """Deterministic per seed: retraining from the row's command gives the
+    same per-seed values, bit for bit."""
+    root, output = two_seeds
+    row, = json.loads(output.with_suffix(".json").read_text())
+    shutil.rmtree(root / "runs")
+    again = root / "again.md"
+    words = shlex.split(row["command"])[1:] + ["--output", str(again), "--verbose", "0"]
+    assert main(words) == 0
+    repeated, = json.loads(again.with_suffix(".json").read_text())
+    for key in ("segment_accuracy", "pointing_game", "ciou", "ciou_auc"):
+        assert repeated[key]["values"] == row[key]["values"], key
