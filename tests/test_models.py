@@ -178,6 +178,7 @@ VARIANT_USES = {
     "fused-visual": (True, True, "audio-guided"),
     "audio+visual": (True, True, None),
     "avatt": (True, True, "audio-guided"),
+    "avatt-keras-avl": (True, True, "audio-guided"),
     "fusion-mul": (True, True, "uniform"),
     "fusion-add": (True, True, "uniform"),
     "fusion-concat": (True, True, "uniform"),

@@ -45,8 +45,9 @@ def inference_model(model):
     if classifier is not None:
         outputs["segment_probabilities"] = classifier.output
     elif _layer(model, "segment_logits") is not None:
-        # The released A+V-att's weak model: its segment scores, not a softmax.
-        outputs["segment_probabilities"] = keras.layers.Softmax(dtype="float32")(
+        # The released A+V-att's weak model: its segment scores, not a softmax
+        # (an Activation: the segment mask they carry is not over the classes).
+        outputs["segment_probabilities"] = keras.layers.Activation("softmax", dtype="float32")(
             _layer(model, "segment_logits").output
         )
     for name in SPATIAL_ATTENTION_LAYERS:
