@@ -96,7 +96,7 @@ def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
         )
 
 
-@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper"}))
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper", "ezvsl"}))
 def test_each_variant_fits_and_round_trips(rng, tmp_path, variant):
     config = variant_config(variant, TINY)
     x, y = _batch(config, rng, "supervised")
@@ -165,3 +165,47 @@ def test_unknown_variant_and_regime_are_rejected():
 def test_unsupervised_needs_both_streams():
     with pytest.raises(ValueError, match="modalities"):
         build_unsupervised(variant_config("audio", TINY))
+
+
+def test_contrastive_baseline_trains_unsupervised_and_exposes_its_map(rng, tmp_path):
+    config = variant_config("ezvsl", TINY)
+    x, y = _batch(config, rng, "unsupervised")
+    model = build_model(config, "unsupervised")
+    assert model.name == "ezvsl_unsupervised"
+    loaded = _fit_and_round_trip(model, x, y, tmp_path)
+    outputs = inference_model(loaded)(x, training=False)
+    assert set(outputs) == {"spatial_attention"}
+    similarity_map = ops.convert_to_numpy(outputs["spatial_attention"])
+    assert similarity_map.shape == (B, 4, 3, 3)
+    # The map is each region's cosine with the video's own audio; the cross
+    # similarity's diagonal is its maximum over the regions.
+    cross = ops.convert_to_numpy(loaded(x, training=False))
+    np.testing.assert_allclose(
+        similarity_map.reshape(B, 4, 9).max(-1),
+        np.stack([cross[i, :, i] for i in range(B)]), rtol=1e-5, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("regime", ["supervised", "weak"])
+def test_contrastive_baseline_has_no_labelled_regime(regime):
+    with pytest.raises(ValueError, match="regime='unsupervised'"):
+        build_model(variant_config("ezvsl", TINY), regime)
+    with pytest.raises(ValueError, match="ezvsl"):
+        build_supervised(variant_config("ezvsl", TINY))
+
+
+def test_segment_weight_reaches_the_compiled_loss():
+    model = build_unsupervised(variant_config("fusion-mfb-segment", TINY))
+    assert model.loss.segment_weight == 1.0
+    assert build_unsupervised(TINY).loss.segment_weight == 0.0
+
+
+def test_unknown_variant_and_bad_unsupervised_options_name_themselves():
+    with pytest.raises(ValueError, match="Unknown model variant 'ez-vsl'"):
+        variant_config("ez-vsl")
+    with pytest.raises(ValueError, match="negative_sampling"):
+        TINY.replace(negative_sampling="same-class")
+    with pytest.raises(ValueError, match="temperature"):
+        TINY.replace(temperature=0.0)
+    with pytest.raises(ValueError, match="segment_weight"):
+        TINY.replace(segment_weight=-1.0)

@@ -14,6 +14,13 @@ VARIANTS = {
     "fused-visual": {"modalities": "fused_visual"},
     "audio+visual": {"modalities": "audio+visual"},
     "avatt": {"architecture": "avatt"},
+    # Unsupervised regime: the contrastive baseline and AVTGML options beside
+    # the paper's reading (see docs/reproducing_the_paper.md).
+    "ezvsl": {"architecture": "ezvsl"},
+    "paper-segment": {"segment_weight": 1.0},
+    "paper-other-class": {"negative_sampling": "other-class"},
+    "fusion-mfb-segment": {"fusion": "mfb", "segment_weight": 1.0},
+    "fusion-mfb-other-class": {"fusion": "mfb", "negative_sampling": "other-class"},
     # Table 2: fusion strategies, SWAB and aggregation kept.
     "fusion-mul": {"fusion": "mul"},
     "fusion-add": {"fusion": "add"},

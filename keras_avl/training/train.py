@@ -194,15 +194,19 @@ def train(
             precision_policy(settings.get("mixed_precision", False)):
         check_global_batch(settings["batch_size"], replicas)
         # Built before the run folder is written: an invalid variant/regime pair
-        # leaves nothing behind.
+        # or a split the regime cannot use leaves nothing behind.
         model = build_model(run.model_config, run.regime)
+        sampling = run.model_config.negative_sampling
+        train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
+                                  seed=settings["seed"], negative_sampling=sampling)
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
-        train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
-                                  seed=settings["seed"])
         val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
-                                seed=settings["seed"])
+                                seed=settings["seed"], negative_sampling=sampling)
+        if not resume:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            run.save_config()
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
