@@ -5,7 +5,8 @@ gradients RUN_DIR...: for the best checkpoint of each unsupervised run (and a
     batches of the gradient norm of AVTGML for each group of weights: the MFB
     weights (U, V, W_z, b_z; they act on lambda only, since MF_v = sum_s
     lambda_s F_v,s), AVFB's LSTM branch, the visual temporal stream (LSTM +
-    SWAB) and the audio stream; relative norms ||g|| / ||w|| beside.
+    SWAB) and the audio stream; relative norms ||g|| / ||w|| beside; and the
+    val pointing game of that model (so the untrained one's too).
 gram [--data FOLDER]: a model-free check of what the Gram criterion rewards:
     for every test video with events, the cosine <G(F_v,s), G(F_a)> of the
     normalised Gram matrix of each cell's raw visual sequence with the audio's;
@@ -51,8 +52,9 @@ def gradients(args):
     import keras
 
     from keras_avl.data import make_dataset
-    from keras_avl.models import build_model
+    from keras_avl.models import build_model, inference_model
     from keras_avl.runs import load_run
+    from keras_avl.training.metrics import pointing_game
     from keras_avl.training.train import resolve_data
 
     for run_dir in args.runs:
@@ -65,8 +67,15 @@ def gradients(args):
         models = {"trained": run.load_model()}
         if args.fresh:
             models = {"init": build_model(run.model_config, "unsupervised"), **models}
+        val = make_dataset(data, "val", "unsupervised", 64, shuffle=False).map(lambda x, y: x)
+        order = data.orders["val"]
+        event = data.segment_labels[order].argmax(-1) != data.background
         for stage, model in models.items():
-            row = {"run": str(run_dir), "stage": stage, **gradient_norms(model, batches)}
+            attention = inference_model(model).predict(val, verbose=0)["spatial_attention"]
+            row = {"run": str(run_dir), "stage": stage,
+                   "val_pointing_game": pointing_game(attention, data.regions[order],
+                                                      event)["pointing_game"],
+                   **gradient_norms(model, batches)}
             print(json.dumps(row), flush=True)
 
 

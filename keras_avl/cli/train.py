@@ -85,7 +85,11 @@ def register(subparsers):
                         help="model variant, a name of keras_avl.models.VARIANTS: paper "
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
-                        "avfb+swab-mean/max, avfb+swab) or avatt (the A+V-att baseline)")
+                        "avfb+swab-mean/max, avfb+swab), avatt (the A+V-att baseline); "
+                        "unsupervised regime: ezvsl (the contrastive EZ-VSL-style "
+                        "baseline), paper-segment, fusion-mfb-segment (AVTGML plus a "
+                        "per-segment audio-visual term), paper-other-class, "
+                        "fusion-mfb-other-class (negatives from another class)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",
