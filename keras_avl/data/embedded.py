@@ -32,7 +32,7 @@ def embedded_default(size="small", seed=0):
     >>> import os, tempfile
     >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
     >>> embedded_default("tiny").name
-    'embedded-tiny-seed0-v1'
+    'embedded-tiny-seed0-v2'
     """
     folder = cache_home() / "datasets" / f"embedded-{size}-seed{seed}-v{GENERATOR_VERSION}"
     if folder.is_dir():

@@ -1,17 +1,30 @@
 """`generate_dataset`: a seeded synthetic dataset in the AVE release layout.
 
-Each video has T one-second segments on an H x W grid. Every event class has a
-visual prototype (a sparse non-negative pattern over the d_v channels) and an
-audio prototype (a d_a vector). A video's object of class c sits on a 1-2 x 1-2
-block of the grid. A segment is an **event** exactly when that object is both
-visible and audible; in the other segments it is visible but silent, audible
-but off-screen, or absent. Distractors make sure neither modality alone solves
-the task: a silent visible object of another class (its own block) and an
-off-screen sound of a third class appear in random segments. So the label of
-a segment is the one class that is both seen and heard (else background), and
-the ground-truth sounding region (`regions.h5`) is the object's block in the
-event segments. Features carry noise: |N(0, 1)| visual noise in every cell and
-Gaussian audio noise.
+Each video has T one-second segments on an H x W grid. A video's object of
+class c sits on a 1-2 x 1-2 block of the grid. A segment is an **event**
+exactly when that object is both visible and audible; in the other segments it
+is visible but silent, audible but off-screen, or absent. Distractors make sure
+neither modality alone solves the task: a silent visible object of another
+class (its own block) and an off-screen sound of a third class appear in random
+segments. So the label of a segment is the one class that is both seen and
+heard (else background), and the ground-truth sounding region (`regions.h5`)
+is the object's block in the event segments.
+
+The features have the statistics of the real ones (generator v2; v1 had
+|N(0, 1)| visual noise in every channel of every cell and signed Gaussian
+audio, see docs/reproducing_the_paper.md, "The embedded default"): both are
+post-ReLU, `gain * max(pre-activation, 0)`, so non-negative with many exact
+zeros and heavy tails.
+
+- Visual (like VGG-19 pool5): per channel a bias that keeps most channels off,
+  the video's scene (the same in every cell: scene channels fire everywhere),
+  a texture per cell, noise, and on the object's cells, when it is visible,
+  its class's pattern: heavy-tailed values on a quarter of the channels.
+- Audio (like VGGish): per dimension a bias, the video's background sound,
+  noise, plus the sound of each audible class. The background videos' rows
+  match the real VGGish rows of AVE's background videos: ~65% exact zeros,
+  mean ~0.12, RMS ~0.29 per element (norm ~3.2 at d_a = 128), cosine ~0.7 to
+  the mean row.
 
 The files are those of `keras_avl.data.load_ave` (SPEC §5), plus `regions.h5`.
 Rows are generated and written block by block, so AVE's full size needs little RAM.
@@ -34,7 +47,7 @@ from keras_avl.data.ave_dataset import (
 from keras_avl.data.annotations import ANNOTATIONS_FILE
 
 # Bump when the generated data change, so that cached copies are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SIZES = {
     # For tests: seconds.
     "tiny": dict(num_train=24, num_val=8, num_test=8, num_noisy=4, num_events=4,
@@ -49,6 +62,19 @@ SIZES = {
 # Segment states of the video's own object outside its event interval.
 VISIBLE_SILENT, AUDIBLE_OFFSCREEN, ABSENT = 0, 1, 2
 ROWS_PER_BLOCK = 64
+# Pre-activation statistics (see `_render`), chosen so that the background
+# audio rows match the real VGGish rows of AVE's background videos (65% exact
+# zeros, mean 0.12, RMS 0.29 per element, cosine 0.67 to the mean row; see
+# docs/reproducing_the_paper.md) and the visual cells look like VGG-19 pool5.
+VISUAL_BIAS = (-0.5, 0.3)  # mean, std over channels
+VISUAL_SCENE_STD = 0.4  # per video and channel, the same in every cell
+VISUAL_TEXTURE_STD = 0.2  # per cell and channel, the same in every segment
+OBJECT_CHANNELS = 0.25  # share of channels a class's object pattern fires on
+AUDIO_BIAS = (-0.3, 0.45)
+AUDIO_VIDEO_STD = 0.35  # the video's background sound
+AUDIO_CLASS_STD = 0.4  # a class sound's change of the pre-activation
+AUDIO_SCALE = 0.8
+GAIN_SIGMA = 0.1  # log-normal gain per cell / audio row
 
 
 def _box(rng, grid, avoid=None):
@@ -94,24 +120,50 @@ def _video_plan(rng, event_class, num_events, segments, grid, has_event):
     }
 
 
+def _prototypes(rng, num_events, visual_dim, audio_dim):
+    """The class patterns and the biases shared by all videos."""
+    fires = rng.random((num_events, visual_dim)) < OBJECT_CHANNELS
+    return {
+        # Heavy-tailed, class-specific channels (exact zeros elsewhere).
+        "visual": (fires * (0.5 + rng.exponential(1.0, fires.shape))).astype(np.float32),
+        "visual_bias": rng.normal(*VISUAL_BIAS, visual_dim).astype(np.float32),
+        "audio": rng.normal(0.0, AUDIO_CLASS_STD, (num_events, audio_dim)).astype(np.float32),
+        "audio_bias": rng.normal(*AUDIO_BIAS, audio_dim).astype(np.float32),
+    }
+
+
+def _relu_features(rng, pre_activation, noise):
+    """`gain * max(pre_activation + noise * N(0, 1), 0)` with a log-normal
+    gain per row (heavy tails, as VGG/VGGish activations)."""
+    shape = pre_activation.shape
+    pre_activation = pre_activation + noise * rng.standard_normal(shape, np.float32)
+    gain = rng.lognormal(0.0, GAIN_SIGMA, shape[:-1] + (1,)).astype(np.float32)
+    return gain * np.maximum(pre_activation, 0.0)
+
+
 def _render(rng, plans, classes, prototypes, segments, grid, noise):
-    """Visual (n, T, H, W, d_v) and audio (n, T, d_a) float32 of some videos."""
-    visual_prototypes, audio_prototypes = prototypes
+    """Visual (n, T, H, W, d_v) and audio (n, T, d_a) float32 of some videos
+    (the pre-activations of the module docstring, then `_relu_features`)."""
     n, (height, width) = len(plans), grid
-    d_v, d_a = visual_prototypes.shape[1], audio_prototypes.shape[1]
-    visual = np.abs(rng.standard_normal((n, segments, height, width, d_v), np.float32))
-    visual *= noise
-    audio = noise * rng.standard_normal((n, segments, d_a), np.float32)
+    d_v, d_a = prototypes["visual"].shape[1], prototypes["audio"].shape[1]
+    scene = VISUAL_SCENE_STD * rng.standard_normal((n, 1, 1, 1, d_v), np.float32)
+    texture = VISUAL_TEXTURE_STD * rng.standard_normal((n, 1, height, width, d_v), np.float32)
+    visual = np.broadcast_to(prototypes["visual_bias"] + scene + texture,
+                             (n, segments, height, width, d_v)).copy()
+    background_sound = AUDIO_VIDEO_STD * rng.standard_normal((n, 1, d_a), np.float32)
+    audio = np.broadcast_to(prototypes["audio_bias"] + background_sound,
+                            (n, segments, d_a)).copy()
     for i, plan in enumerate(plans):
         seen = [
             (classes[i], plan["main_box"], plan["main_visible"]),
             (plan["silent_class"], plan["silent_box"], plan["silent_visible"]),
         ]
         for k, box, visible in seen:
-            # Each video's instance of a class differs a little from the prototype.
-            instance = np.maximum(
-                visual_prototypes[k] + 0.25 * rng.standard_normal(d_v, np.float32), 0
-            )
+            # Each video's instance of a class differs a little from the
+            # prototype, on the class's channels only.
+            pattern = prototypes["visual"][k]
+            instance = np.maximum(pattern + 0.25 * rng.standard_normal(d_v, np.float32), 0)
+            instance *= pattern > 0
             amplitude = rng.uniform(0.5, 1.5, size=segments).astype(np.float32) * visible
             visual[i][:, box] += amplitude[:, None, None] * instance
         heard = [
@@ -120,8 +172,8 @@ def _render(rng, plans, classes, prototypes, segments, grid, noise):
         ]
         for k, audible in heard:
             amplitude = rng.uniform(0.5, 1.5, size=segments).astype(np.float32) * audible
-            audio[i] += amplitude[:, None] * audio_prototypes[k]
-    return visual, audio
+            audio[i] += amplitude[:, None] * prototypes["audio"][k]
+    return _relu_features(rng, visual, noise), AUDIO_SCALE * _relu_features(rng, audio, noise)
 
 
 def _write_h5(path, key, array):
@@ -132,7 +184,7 @@ def _write_h5(path, key, array):
 
 def _write_features(root, stem, plans, classes, prototypes, segments, grid, noise, seed):
     """Writes `<stem>visual/audio` files block by block (bounded RAM)."""
-    d_v, d_a = prototypes[0].shape[1], prototypes[1].shape[1]
+    d_v, d_a = prototypes["visual"].shape[1], prototypes["audio"].shape[1]
     n = len(plans)
     visual_name, audio_name = f"visual_feature{stem}.h5", f"audio_feature{stem}.h5"
     with atomic_path(root / visual_name) as visual_tmp, atomic_path(root / audio_name) as audio_tmp:
@@ -153,7 +205,7 @@ def generate_dataset(
     seed=0,
     segments=10,
     grid=(7, 7),
-    noise=0.5,
+    noise=0.25,
     overwrite=False,
     **sizes,
 ):
@@ -167,7 +219,8 @@ def generate_dataset(
         seed: the random seed; the same seed gives the same files.
         segments: T.
         grid: (H, W).
-        noise: the scale of the visual and audio noise.
+        noise: the scale of the Gaussian noise added to every visual and
+            audio pre-activation.
         overwrite: replace the files of a non-empty `out_dir`.
         **sizes: overrides of the preset: `num_train`, `num_val`, `num_test`,
             `num_noisy`, `num_events`, `visual_dim`, `audio_dim`.
@@ -200,12 +253,7 @@ def generate_dataset(
     drawn = rng.permutation(np.arange(n) % num_events)
     first_seen = list(dict.fromkeys(drawn.tolist()))
     classes = np.array([first_seen.index(k) for k in drawn])
-    visual_prototypes = (
-        (rng.random((num_events, settings["visual_dim"])) < 0.3)
-        * rng.uniform(0.5, 1.5, (num_events, settings["visual_dim"]))
-    ).astype(np.float32)
-    audio_prototypes = rng.standard_normal((num_events, settings["audio_dim"])).astype(np.float32)
-    prototypes = (visual_prototypes, audio_prototypes)
+    prototypes = _prototypes(rng, num_events, settings["visual_dim"], settings["audio_dim"])
     plans = [_video_plan(rng, k, num_events, segments, grid, True) for k in classes]
     # Background-only videos: their object is never seen and heard together.
     noisy_classes = rng.integers(0, num_events, settings["num_noisy"])
