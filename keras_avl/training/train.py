@@ -199,9 +199,6 @@ def train(
         sampling = run.model_config.negative_sampling
         train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
                                   seed=settings["seed"], negative_sampling=sampling)
-        if not resume:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            run.save_config()
         val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
                                 seed=settings["seed"], negative_sampling=sampling)
         if not resume:
