@@ -81,3 +81,51 @@ def gram_triplet(Z, Y_pos, Y_neg, margin):
     d_pos = (normalized_gram(Z) * normalized_gram(Y_pos)).sum()  # eq. 15
     d_neg = (normalized_gram(Z) * normalized_gram(Y_neg)).sum()
     return max(d_neg - d_pos + margin, 0.0)  # eq. 16
+
+
+def l2_normalize(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def audio_visual_similarity(regions, audio, W_v, b_v, W_a, b_a):
+    """The contrastive baseline's cosines (EZ-VSL) for regions (B, T, S, d_v)
+    and audio (B, T, d_a): cross[i, t, j] = max_s v_i,t,s . a_j,t and
+    map[i, t, s] = v_i,t,s . a_i,t."""
+    v = l2_normalize(regions @ W_v + b_v)
+    a = l2_normalize(audio @ W_a + b_a)
+    B, T = audio.shape[:2]
+    cross = np.empty((B, T, B))
+    sim_map = np.empty(v.shape[:3])
+    for i in range(B):
+        for t in range(T):
+            for j in range(B):
+                cross[i, t, j] = max(v[i, t, s] @ a[j, t] for s in range(v.shape[2]))
+            sim_map[i, t] = v[i, t] @ a[i, t]
+    return cross, sim_map
+
+
+def info_nce(cross, tau, mask):
+    """EZ-VSL's symmetric InfoNCE per video, cross (B, T, B), mask (B, T) bool:
+    masked segments are neither anchors nor candidates."""
+    B, T = mask.shape
+    loss = np.zeros(B)
+    for i in range(B):
+        terms = []
+        for t in range(T):
+            if not mask[i, t]:
+                continue
+            candidates = [j for j in range(B) if mask[j, t]]
+            rows = np.array([cross[i, t, j] for j in candidates]) / tau
+            cols = np.array([cross[j, t, i] for j in candidates]) / tau
+            k = candidates.index(i)
+            terms.append(-(rows[k] - np.log(np.exp(rows).sum()))
+                         - (cols[k] - np.log(np.exp(cols).sum())))
+        loss[i] = np.mean(terms) if terms else 0.0
+    return loss
+
+
+def segment_triplet(Z, Y_pos, Y_neg, margin):
+    """The per-segment cosine triplet of keras-avl's AVTGML option, one video."""
+    cos_pos = (l2_normalize(Z) * l2_normalize(Y_pos)).sum(-1)
+    cos_neg = (l2_normalize(Z) * l2_normalize(Y_neg)).sum(-1)
+    return np.maximum(cos_neg - cos_pos + margin, 0.0).mean()

@@ -137,3 +137,55 @@ def test_bad_arguments_name_themselves(tiny_root):
         make_dataset(data, "train", "semi")
     with pytest.raises(ValueError, match="batch_size"):
         make_dataset(data, "train", "weak", batch_size=0)
+
+
+def test_other_class_negatives_never_share_the_video_class(tiny_root):
+    data = load_ave(tiny_root)
+    audio = read_h5(tiny_root / "audio_feature.h5")
+    classes = read_h5(tiny_root / "mil_labels.h5").argmax(-1)
+    dataset = make_dataset(data, "train", "unsupervised", batch_size=5, seed=1,
+                           negative_sampling="other-class")
+
+    def row_of(a):
+        return int(np.flatnonzero((audio == a).all((1, 2)))[0])
+
+    for _ in range(2):  # redrawn every epoch, always of another class
+        inputs, _, _ = _collect(dataset)
+        pairs = [(row_of(p), row_of(n)) for p, n in
+                 zip(inputs["audio"], inputs["audio_negative"])]
+        assert all(classes[p] != classes[n] for p, n in pairs)
+
+
+def test_any_video_negatives_do_share_classes_sometimes(tiny_root):
+    """The paper's reading draws from any other video: with 4 classes over 24
+    videos, some negatives share the positive's class (what 'other-class' avoids)."""
+    data = load_ave(tiny_root)
+    audio = read_h5(tiny_root / "audio_feature.h5")
+    classes = read_h5(tiny_root / "mil_labels.h5").argmax(-1)
+    inputs, _, _ = _collect(make_dataset(data, "train", "unsupervised", seed=1))
+
+    def row_of(a):
+        return int(np.flatnonzero((audio == a).all((1, 2)))[0])
+
+    same = [classes[row_of(p)] == classes[row_of(n)]
+            for p, n in zip(inputs["audio"], inputs["audio_negative"])]
+    assert any(same)
+
+
+def test_negative_sampling_the_split_cannot_serve_fails_at_once(tiny_copy):
+    # Every video of one class: no 'other-class' negative exists.
+    labels = read_h5(tiny_copy / "mil_labels.h5")
+    write_h5(tiny_copy / "mil_labels.h5", np.eye(labels.shape[1], dtype=labels.dtype)[
+        np.zeros(len(labels), int)])
+    data = load_ave(tiny_copy)
+    with pytest.raises(ValueError, match="every video of the split has class 0"):
+        make_dataset(data, "train", "unsupervised", negative_sampling="other-class")
+    with pytest.raises(ValueError, match="negative_sampling"):
+        make_dataset(data, "train", "unsupervised", negative_sampling="same-class")
+
+
+def test_unsupervised_split_of_one_video_fails_before_iterating(tiny_copy):
+    write_h5(tiny_copy / "val_order.h5", np.array([0], np.int64), key="order")
+    data = load_ave(tiny_copy)
+    with pytest.raises(ValueError, match="'val' split of at least 2 videos, found 1"):
+        make_dataset(data, "val", "unsupervised")

@@ -96,7 +96,7 @@ def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
         )
 
 
-@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper"}))
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper", "ezvsl"}))
 def test_each_variant_fits_and_round_trips(rng, tmp_path, variant):
     config = variant_config(variant, TINY)
     x, y = _batch(config, rng, "supervised")
@@ -188,14 +188,21 @@ VARIANT_USES = {
     "avfb+swab-mean": (True, True, "audio-guided"),
     "avfb+swab-max": (True, True, "audio-guided"),
     "avfb+swab": (True, True, "audio-guided"),
+    # Unsupervised options of the paper's model: the classifier is the paper's.
+    "paper-segment": (True, True, "audio-guided"),
+    "paper-other-class": (True, True, "audio-guided"),
+    "fusion-mfb-segment": (True, True, "audio-guided"),
+    "fusion-mfb-other-class": (True, True, "audio-guided"),
 }
+# Variants that do not classify (tested with the unsupervised regime below).
+UNSUPERVISED_ONLY = {"ezvsl"}
 
 
 def test_every_variant_is_described():
-    assert set(VARIANT_USES) == set(VARIANTS)
+    assert set(VARIANT_USES) == set(VARIANTS) - UNSUPERVISED_ONLY
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - UNSUPERVISED_ONLY))
 def test_each_variant_reads_what_it_should(rng, variant):
     uses_visual, uses_audio, attention = VARIANT_USES[variant]
     model = inference_model(build_supervised(variant_config(variant, TINY), compile=False))
@@ -226,3 +233,45 @@ def test_each_variant_reads_what_it_should(rng, variant):
     else:
         assert lam.std(axis=(2, 3)).min() > 0
         assert not np.allclose(new_audio["spatial_attention"], lam, atol=1e-6)
+def test_contrastive_baseline_trains_unsupervised_and_exposes_its_map(rng, tmp_path):
+    config = variant_config("ezvsl", TINY)
+    x, y = _batch(config, rng, "unsupervised")
+    model = build_model(config, "unsupervised")
+    assert model.name == "ezvsl_unsupervised"
+    loaded = _fit_and_round_trip(model, x, y, tmp_path)
+    outputs = inference_model(loaded)(x, training=False)
+    assert set(outputs) == {"spatial_attention"}
+    similarity_map = ops.convert_to_numpy(outputs["spatial_attention"])
+    assert similarity_map.shape == (B, 4, 3, 3)
+    # The map is each region's cosine with the video's own audio; the cross
+    # similarity's diagonal is its maximum over the regions.
+    cross = ops.convert_to_numpy(loaded(x, training=False))
+    np.testing.assert_allclose(
+        similarity_map.reshape(B, 4, 9).max(-1),
+        np.stack([cross[i, :, i] for i in range(B)]), rtol=1e-5, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("regime", ["supervised", "weak"])
+def test_contrastive_baseline_has_no_labelled_regime(regime):
+    with pytest.raises(ValueError, match="regime='unsupervised'"):
+        build_model(variant_config("ezvsl", TINY), regime)
+    with pytest.raises(ValueError, match="ezvsl"):
+        build_supervised(variant_config("ezvsl", TINY))
+
+
+def test_segment_weight_reaches_the_compiled_loss():
+    model = build_unsupervised(variant_config("fusion-mfb-segment", TINY))
+    assert model.loss.segment_weight == 1.0
+    assert build_unsupervised(TINY).loss.segment_weight == 0.0
+
+
+def test_unknown_variant_and_bad_unsupervised_options_name_themselves():
+    with pytest.raises(ValueError, match="Unknown model variant 'ez-vsl'"):
+        variant_config("ez-vsl")
+    with pytest.raises(ValueError, match="negative_sampling"):
+        TINY.replace(negative_sampling="same-class")
+    with pytest.raises(ValueError, match="temperature"):
+        TINY.replace(temperature=0.0)
+    with pytest.raises(ValueError, match="segment_weight"):
+        TINY.replace(segment_weight=-1.0)

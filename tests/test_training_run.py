@@ -9,7 +9,7 @@ import pytest
 
 from keras_avl.runs import load_run
 from keras_avl.training import evaluate, train
-from tests.ave_fixtures import TINY_MODEL, read_h5, tiny_copy, tiny_root  # noqa: F401
+from tests.ave_fixtures import TINY_MODEL, read_h5, tiny_copy, tiny_root, write_h5  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +249,19 @@ def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     result = evaluate(run, record=False)
     assert 0 <= result["segment_accuracy"] <= 1
     assert result["localization_note"] is None and 0 <= result["ciou"] <= 1
+def test_unsupervised_split_it_cannot_use_leaves_nothing(tiny_copy, tmp_path):
+    write_h5(tiny_copy / "val_order.h5", np.array([0], np.int64), key="order")
+    with pytest.raises(ValueError, match="'val' split of at least 2 videos, found 1"):
+        train(tmp_path / "run", "unsupervised", data=tiny_copy, epochs=1, verbose=0,
+              **TINY_MODEL)
+    assert not (tmp_path / "run").exists()
+
+
+def test_other_class_negatives_need_two_classes(tiny_copy, tmp_path):
+    labels = read_h5(tiny_copy / "mil_labels.h5")
+    write_h5(tiny_copy / "mil_labels.h5",
+             np.eye(labels.shape[1], dtype=labels.dtype)[np.zeros(len(labels), int)])
+    with pytest.raises(ValueError, match="another class"):
+        train(tmp_path / "run", "unsupervised", "fusion-mfb-other-class", data=tiny_copy,
+              epochs=1, verbose=0, **TINY_MODEL)
+    assert not (tmp_path / "run").exists()

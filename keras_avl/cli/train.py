@@ -89,8 +89,11 @@ def register(subparsers):
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
                         "avfb+swab-mean/max, avfb+swab), avatt (the A+V-att baseline as released in "
-                        "AVE-ECCV18, trained with its protocol) or avatt-keras-avl (keras-avl's "
-                        "earlier reading of it)")
+                        "AVE-ECCV18, trained with its protocol), avatt-keras-avl (keras-avl's "
+                        "earlier reading of it); unsupervised regime: ezvsl (the contrastive "
+                        "EZ-VSL-style baseline), paper-segment, fusion-mfb-segment (AVTGML plus a "
+                        "per-segment audio-visual term), paper-other-class, "
+                        "fusion-mfb-other-class (negatives from another class)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",

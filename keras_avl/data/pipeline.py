@@ -14,8 +14,10 @@ the loss and of the accuracy.
 - weak: targets are the video labels (B, C); the training split also holds
   the background-only ("noisy") videos when the folder has them (§3.6, §4.1);
 - unsupervised: inputs also carry `audio_negative`, the audio of a different
-  video of the same split, and its mask `segment_mask_negative`; targets are
-  zeros (B,) (§3.7, AVTGML).
+  video of the same split (`negative_sampling="any-video"`, the paper's
+  reading) or of a video of another class (`"other-class"`, from the video
+  labels), and its mask `segment_mask_negative`; targets are zeros (B,)
+  (§3.7, AVTGML).
 """
 
 
@@ -23,7 +25,7 @@ import h5py
 import numpy as np
 
 from keras_avl.data.ave_dataset import FEATURE_KEY, SPLITS
-from keras_avl.regimes import REGIMES
+from keras_avl.regimes import NEGATIVE_SAMPLINGS, REGIMES
 from keras_avl.validation import check_choice, check_non_negative_int, check_positive_int
 
 DATA_PATHS = ("auto", "memory", "stream")
@@ -123,6 +125,16 @@ def read_visual_rows(sources, row_shape, chunk_rows=256):
     return visual
 
 
+def check_negative_pool(n, split=None):
+    """Raises unless a split of n videos can give every video a negative."""
+    if n < 2:
+        where = f"the {split!r} split" if split else "a split"
+        raise ValueError(
+            f"The unsupervised regime draws the negative audio from a different "
+            f"video; expected {where} of at least 2 videos, found {n}."
+        )
+
+
 def negative_indices(rng, n):
     """For each of n items, the index of a different item (uniform).
 
@@ -132,13 +144,33 @@ def negative_indices(rng, n):
     >>> bool((j != np.arange(5)).all())
     True
     """
-    if n < 2:
-        raise ValueError(
-            f"The unsupervised regime draws the negative audio from a different "
-            f"video; expected a split of at least 2 videos, found {n}."
-        )
+    check_negative_pool(n)
     # Shift by 1..n-1 (mod n): never the same item, uniform over the others.
     return (np.arange(n) + rng.integers(1, n, size=n)) % n
+
+
+def other_class_indices(rng, classes):
+    """For each item, the index of an item of another class (uniform over them).
+
+    Example:
+
+    >>> classes = np.array([0, 0, 1, 2])
+    >>> j = other_class_indices(np.random.default_rng(0), classes)
+    >>> bool((classes[j] != classes).all())
+    True
+    """
+    classes = np.asarray(classes)
+    negatives = np.empty(len(classes), np.int64)
+    for label in np.unique(classes):
+        items = np.flatnonzero(classes == label)
+        candidates = np.flatnonzero(classes != label)
+        if len(candidates) == 0:
+            raise ValueError(
+                "negative_sampling='other-class' draws the negative audio from a "
+                f"video of another class; every video of the split has class {label}."
+            )
+        negatives[items] = candidates[rng.integers(0, len(candidates), size=len(items))]
+    return negatives
 
 
 def make_dataset(
@@ -151,6 +183,7 @@ def make_dataset(
     include_noisy=None,
     first_pass=0,
     data_path="auto",
+    negative_sampling="any-video",
 ):
     """A `tf.data.Dataset` of `(inputs, targets)` batches for `keras_avl.models`.
 
@@ -170,6 +203,9 @@ def make_dataset(
         data_path: `"memory"` (read the split's visual rows once), `"stream"`
             (read them batch by batch from the file) or `"auto"` (memory when
             they fit; see `visual_data_path`). The batches are the same.
+        negative_sampling: unsupervised regime: `"any-video"` (any other
+            video) or `"other-class"` (a video whose label, the argmax of the
+            video labels, differs).
 
     Returns:
         A dataset of `({"visual": (B,T,H,W,d_v), "audio": (B,T,d_a),
@@ -190,6 +226,7 @@ def make_dataset(
 
     check_choice("split", split, SPLITS)
     check_choice("regime", regime, REGIMES)
+    check_choice("negative_sampling", negative_sampling, NEGATIVE_SAMPLINGS)
     batch_size = check_positive_int("batch_size", batch_size)
     shuffle = split == "train" if shuffle is None else bool(shuffle)
     if include_noisy is None:
@@ -197,6 +234,12 @@ def make_dataset(
     sources, audio, masks, targets = _split_items(data, split, regime, include_noisy)
     n = len(sources)
     negatives = regime == "unsupervised"
+    classes = None
+    if negatives:  # Bad splits fail here, before training starts.
+        check_negative_pool(n, split)
+        if negative_sampling == "other-class":
+            classes = data.video_labels[data.orders[split]].argmax(-1)
+            other_class_indices(np.random.default_rng(0), classes)
     row_shape = tuple(data.visual_shape[1:])
     in_memory = visual_data_path(data, split, regime, data_path, include_noisy)[0] == "memory"
     rows = read_visual_rows(sources, row_shape) if in_memory else None
@@ -209,7 +252,12 @@ def make_dataset(
         nonlocal completed_passes
         rng = np.random.default_rng([seed, completed_passes])
         items = rng.permutation(n) if shuffle else np.arange(n)
-        negative = items[negative_indices(rng, n)] if negatives else None
+        if classes is not None:
+            negative = items[other_class_indices(rng, classes[items])]
+        elif negatives:
+            negative = items[negative_indices(rng, n)]
+        else:
+            negative = None
         files = {}
         try:
             for start in range(0, n, batch_size):

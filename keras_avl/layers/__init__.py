@@ -2,6 +2,7 @@
 
 from keras_avl.layers.aggregation import Aggregation
 from keras_avl.layers.audio_guided_attention import AudioGuidedAttention
+from keras_avl.layers.audio_visual_similarity import AudioVisualSimilarity
 from keras_avl.layers.avfb_layer import AVFBLayer
 from keras_avl.layers.mfb_pooling import MFBPooling
 from keras_avl.layers.mil_pooling import MILPooling
@@ -12,6 +13,7 @@ from keras_avl.layers.triplet_stack import TripletStack
 __all__ = [
     "Aggregation",
     "AudioGuidedAttention",
+    "AudioVisualSimilarity",
     "AVFBLayer",
     "MFBPooling",
     "MILPooling",

@@ -1,18 +1,26 @@
-"""Losses of the paper: AVTGML (eqs. 13-16) and the weak regime's MIL loss (§3.6),
-and the released A+V-att's MultiLabelSoftMarginLoss."""
+"""Losses of the paper: AVTGML (eqs. 13-16) and the weak regime's MIL loss (§3.6);
+the released A+V-att's MultiLabelSoftMarginLoss; InfoNCE for the contrastive
+baseline."""
 
 from keras_avl.losses.gram_triplet_loss import (
     GramTripletLoss,
     gram_triplet_loss,
     normalized_gram,
+    segment_triplet_loss,
 )
+from keras_avl.losses.info_nce_loss import InfoNCELoss, info_nce_loss
+from keras_avl.losses.label_free_loss import LabelFreeLoss
 from keras_avl.losses.mil_cross_entropy import mil_cross_entropy
 from keras_avl.losses.multilabel_soft_margin import multilabel_soft_margin_loss
 
 __all__ = [
     "GramTripletLoss",
+    "InfoNCELoss",
+    "LabelFreeLoss",
     "gram_triplet_loss",
+    "info_nce_loss",
     "mil_cross_entropy",
     "multilabel_soft_margin_loss",
     "normalized_gram",
+    "segment_triplet_loss",
 ]

@@ -9,6 +9,7 @@ from keras_avl.models.builders import (
     model_inputs,
 )
 from keras_avl.models.config import AVLConfig
+from keras_avl.models.contrastive import build_contrastive
 from keras_avl.models.inference import inference_model
 from keras_avl.models.variants import VARIANTS, variant_config
 
@@ -16,6 +17,7 @@ __all__ = [
     "AVLConfig",
     "REGIMES",
     "VARIANTS",
+    "build_contrastive",
     "build_model",
     "build_supervised",
     "build_unsupervised",

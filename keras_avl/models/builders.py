@@ -203,6 +203,11 @@ def _avatt_segment_logits(config, inputs, mask):
 
 
 def _segment_probabilities(config, inputs, mask):
+    if config.architecture == "ezvsl":
+        raise ValueError(
+            "architecture='ezvsl' is the contrastive baseline: it does not "
+            "classify; build it with build_model(config, 'unsupervised')."
+        )
     if config.architecture == "avatt":
         # An Activation, not a Softmax layer: the (B, T) segment mask passes
         # through untouched (Softmax would apply it over the classes).
@@ -307,6 +312,8 @@ def build_unsupervised(config=None, compile=True):
         )
     inputs = model_inputs(config, negative_audio=True)
     mask = _real_segments(inputs)
+    # s_v reads the positive audio only (the paper's reading); see
+    # docs/reproducing_the_paper.md for what this does to lambda.
     features, _ = _visual_features(config, inputs["visual"], inputs["audio"])
     _, s_v, _ = _Stream(config, "visual")(features, mask)
     audio_stream = _Stream(config, "audio")
@@ -321,13 +328,24 @@ def build_unsupervised(config=None, compile=True):
     if compile:
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss=GramTripletLoss(config.margin),
+            loss=GramTripletLoss(config.margin, config.segment_weight),
         )
     return model
 
 
 def build_model(config, regime, compile=True):
-    """Dispatches to the builder of `regime` (one of `REGIMES`)."""
+    """Dispatches to the builder of `regime` (one of `REGIMES`); the
+    contrastive baseline (`architecture="ezvsl"`) has the unsupervised one only."""
+    if config.architecture == "ezvsl":
+        if regime != "unsupervised":
+            raise ValueError(
+                "The contrastive baseline (architecture='ezvsl') trains without "
+                f"labels: expected regime='unsupervised'; received regime={regime!r}."
+            )
+        # Imported here: keras_avl.models.contrastive imports this module.
+        from keras_avl.models.contrastive import build_contrastive
+
+        return build_contrastive(config, compile=compile)
     builders = {
         "supervised": build_supervised,
         "weak": build_weakly_supervised,

@@ -6,9 +6,10 @@ import json
 from keras_avl.layers.avfb_layer import FUSIONS
 from keras_avl.layers.swab_layer import POOLINGS
 from keras_avl.models.protocols import PROTOCOLS
+from keras_avl.regimes import NEGATIVE_SAMPLINGS
 from keras_avl.validation import check_choice, check_positive_int, check_rate
 
-ARCHITECTURES = ("paper", "avatt", "avatt-keras-avl")
+ARCHITECTURES = ("paper", "avatt", "avatt-keras-avl", "ezvsl")
 # Rows of the paper's Table 1: which streams feed the classifier.
 MODALITIES = ("audio", "visual", "fused_visual", "audio+visual", "audio+fused_visual")
 
@@ -25,11 +26,13 @@ class AVLConfig:
         audio_dim: d_a, audio embedding size (VGGish: 128).
         architecture: `"paper"` (Ramaswamy & Das), `"avatt"` (the A+V-att
             baseline of Tian et al., ECCV 2018, as released in AVE-ECCV18's
-            `models.py` / `models_weakly.py`) or `"avatt-keras-avl"` (keras-avl's
+            `models.py` / `models_weakly.py`), `"avatt-keras-avl"` (keras-avl's
             earlier reading of it: the audio term per hidden unit as the ECCV
             2018 paper's equation writes it, no ReLU on the LSTM outputs, the
             shared dropout + softmax head, MIL averaging of probabilities for
-            the weak regime).
+            the weak regime) or `"ezvsl"` (the contrastive
+            sound-source-localization baseline, unsupervised regime only, see
+            `keras_avl.models.contrastive`).
         modalities: which streams feed the classifier (Table 1): `"audio"`,
             `"visual"` (pooled visual features), `"fused_visual"` (AVFB
             audio-assisted visual), `"audio+visual"` (no fusion), or
@@ -48,6 +51,13 @@ class AVLConfig:
         dropout: dropout before the classifier (the released A+V-att has none:
             the variant `avatt` sets 0).
         margin: AVTGML margin gamma (unsupervised regime).
+        segment_weight: weight of a per-segment audio-visual triplet added to
+            AVTGML (0: the paper's loss; see `segment_triplet_loss`).
+        negative_sampling: where the negative audio of the unsupervised regime
+            comes from: `"any-video"` (the paper's reading: any other video)
+            or `"other-class"` (a video of another class; needs video labels).
+        temperature: tau of the contrastive baseline's InfoNCE (EZ-VSL: 0.03);
+            its common space has `embed_dim` channels.
         learning_rate: Adam's learning rate used by the builders' `compile`.
         protocol: the training protocol of the classifiers
             (`keras_avl.models.protocols`): `"keras-avl"` (Adam +
@@ -75,6 +85,9 @@ class AVLConfig:
     use_aggregation: bool = True
     dropout: float = 0.2
     margin: float = 0.7
+    segment_weight: float = 0.0
+    negative_sampling: str = "any-video"
+    temperature: float = 0.03
     learning_rate: float = 1e-3
     protocol: str = "keras-avl"
     avatt_hidden_dim: int = 512
@@ -104,6 +117,15 @@ class AVLConfig:
         check_choice("protocol", self.protocol, PROTOCOLS)
         self.mfb_dropout = check_rate("mfb_dropout", self.mfb_dropout)
         self.dropout = check_rate("dropout", self.dropout)
+        check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLINGS)
+        if not self.segment_weight >= 0:
+            raise ValueError(
+                f"`segment_weight` must be >= 0; received segment_weight={self.segment_weight!r}."
+            )
+        if not self.temperature > 0:
+            raise ValueError(
+                f"`temperature` must be > 0; received temperature={self.temperature!r}."
+            )
         if not self.margin > 0:
             raise ValueError(f"`margin` must be > 0; received margin={self.margin!r}.")
         if not self.learning_rate > 0:

@@ -4,8 +4,9 @@ import keras
 
 from keras_avl.models.optional_inputs import OptionalInputsModel
 
-# Layers whose second output is the spatial attention lambda (B, T, S).
-SPATIAL_ATTENTION_LAYERS = ("avfb", "audio_guided_attention")
+# Layers whose second output is the spatial attention lambda (B, T, S) (the
+# similarity map for the contrastive baseline).
+SPATIAL_ATTENTION_LAYERS = ("avfb", "audio_guided_attention", "audio_visual_similarity")
 
 
 def _layer(model, name):

@@ -17,6 +17,13 @@ VARIANTS = {
     "avatt": {"architecture": "avatt", "dropout": 0.0, "protocol": "ave-eccv18"},
     # keras-avl's earlier reading of A+V-att (see AVLConfig.architecture).
     "avatt-keras-avl": {"architecture": "avatt-keras-avl"},
+    # Unsupervised regime: the contrastive baseline and AVTGML options beside
+    # the paper's reading (see docs/reproducing_the_paper.md).
+    "ezvsl": {"architecture": "ezvsl"},
+    "paper-segment": {"segment_weight": 1.0},
+    "paper-other-class": {"negative_sampling": "other-class"},
+    "fusion-mfb-segment": {"fusion": "mfb", "segment_weight": 1.0},
+    "fusion-mfb-other-class": {"fusion": "mfb", "negative_sampling": "other-class"},
     # Table 2: fusion strategies, SWAB and aggregation kept.
     "fusion-mul": {"fusion": "mul"},
     "fusion-add": {"fusion": "add"},

@@ -293,25 +293,28 @@ def train(
             precision_policy(settings.get("mixed_precision", False)):
         check_global_batch(settings["batch_size"], replicas)
         # Built before the run folder is written: an invalid variant/regime pair
-        # leaves nothing behind.
+        # or a split the regime cannot use leaves nothing behind.
         model = build_model(run.model_config, run.regime)
         configure_train_step(model, settings.get("jit_compile"),
                              settings.get("steps_per_execution", 1))
-        if not resume:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            run.save_config()
         if verbose:
             for split in ("train", "val"):
                 path, needed, available = visual_data_path(data, split, run.regime, data_path)
                 print(f"{split} visual features: {path} ({needed / 2**30:.2f} GiB; "
                       f"{'unknown' if available is None else f'{available / 2**30:.1f} GiB'}"
                       " available)", flush=True)
+        # Built before the run folder is written: a split the regime cannot use
+        # (e.g. an unsupervised split of one video) leaves nothing behind.
         train_data, val_data = (
             make_dataset(data, split, run.regime, settings["batch_size"],
                          seed=settings["seed"], first_pass=initial_epoch,
-                         data_path=data_path)
+                         data_path=data_path,
+                         negative_sampling=run.model_config.negative_sampling)
             for split in ("train", "val")
         )
+        if not resume:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            run.save_config()
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
