@@ -85,7 +85,9 @@ def register(subparsers):
                         help="model variant, a name of keras_avl.models.VARIANTS: paper "
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
-                        "avfb+swab-mean/max, avfb+swab) or avatt (the A+V-att baseline)")
+                        "avfb+swab-mean/max, avfb+swab) or avatt (the A+V-att baseline); "
+                        "or another AVE method of keras_avl.models.METHODS: avsdn, psp, "
+                        "cmbs (supervised and weak; --set then changes that method's config)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",

@@ -6,7 +6,8 @@ import shlex
 from pathlib import Path
 
 from keras_avl.atomic import atomic_write_text
-from keras_avl.models import REGIMES, VARIANTS
+from keras_avl.models import REGIMES
+from keras_avl.models.registry import model_names
 from keras_avl.training.evaluate import evaluate
 from keras_avl.training.train import DEFAULT_EPOCHS, train
 from keras_avl.validation import check_choice
@@ -72,12 +73,14 @@ def compare(
     evaluates it on `split`.
 
     Pairs that a regime cannot build (the unsupervised regime needs the paper's
-    two-stream architecture with SWAB) are skipped. With `resume`, finished
+    two-stream architecture with SWAB; AVSDN, PSP and CMBS have no unsupervised
+    model) are skipped. With `resume`, finished
     runs are reused and interrupted ones continued.
 
     Args:
         runs_dir: the folder of the run folders.
-        models: variant names (`keras_avl.models.VARIANTS`).
+        models: variant names (`keras_avl.models.VARIANTS`) or registered
+            methods (`keras_avl.models.METHODS`).
         regimes: regimes (`keras_avl.models.REGIMES`).
         data: the dataset folder; None: the embedded default.
         epochs, batch_size, learning_rate, seed, **model_overrides: as `train`.
@@ -105,7 +108,7 @@ def compare(
     for regime in regimes:
         check_choice("regime", regime, REGIMES)
     for model in models:
-        check_choice("model", model, tuple(VARIANTS))
+        check_choice("model", model, model_names())
     rows = []
     for regime in regimes:
         for variant in models:

@@ -23,7 +23,8 @@ from keras_avl.distribute import (
     even_batches,
     worker_folder,
 )
-from keras_avl.models import REGIMES, AVLConfig, VARIANTS, build_model, variant_config
+from keras_avl.models import REGIMES, AVLConfig, VARIANTS, variant_config
+from keras_avl.models import registry
 from keras_avl.precision import precision_policy
 from keras_avl.runs import (
     BEST_MODEL_FILE,
@@ -64,9 +65,13 @@ def _read_history(run_dir):
 
 def _new_run(run_dir, regime, variant, data, data_arg, embedded_size, training, overrides):
     check_choice("regime", regime, REGIMES)
-    check_choice("variant", variant, tuple(VARIANTS))
-    base = AVLConfig(**data.model_config_kwargs(), learning_rate=training["learning_rate"])
-    config = variant_config(variant, base).replace(**overrides)
+    check_choice("variant", variant, registry.model_names())
+    base_fields = {**data.model_config_kwargs(), "learning_rate": training["learning_rate"]}
+    if variant in VARIANTS:
+        config = variant_config(variant, AVLConfig(**base_fields)).replace(**overrides)
+    else:  # a registered method (AVSDN, PSP, CMBS): its own config class
+        registry.get(variant).check_regime(regime)
+        config = registry.method_config(variant, base_fields, overrides)
     if data_arg is None:
         training = {**training, "embedded_size": embedded_size}
     return Run(
@@ -105,7 +110,8 @@ def train(
         regime: `"supervised"`, `"weak"` or `"unsupervised"` (read from the
             run folder when resuming).
         variant: a name of `keras_avl.models.VARIANTS` (`"paper"`, `"audio"`,
-            `"avatt"`, `"fusion-mfb"`, ...).
+            `"avatt"`, `"fusion-mfb"`, ...) or of a registered method
+            (`keras_avl.models.METHODS`: `"avsdn"`, `"psp"`, `"cmbs"`).
         data: the dataset folder (AVE layout) or an `AVEData`; None: the
             embedded default (`keras_avl.data.embedded_default(embedded_size)`).
         epochs: total epochs.
@@ -126,7 +132,9 @@ def train(
             `batch_size` is the global batch.
         mixed_precision: float16 on GPU / bfloat16 on CPU, the delicate parts
             in float32 (`keras_avl.precision`).
-        **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
+        **model_overrides: fields of the model's config to change (e.g.
+            `hidden=64`): `AVLConfig` for the variants, the method's own config
+            class for a registered method.
 
     Returns:
         The `keras_avl.runs.Run`.
@@ -195,7 +203,9 @@ def train(
         check_global_batch(settings["batch_size"], replicas)
         # Built before the run folder is written: an invalid variant/regime pair
         # leaves nothing behind.
-        model = build_model(run.model_config, run.regime)
+        model = registry.build(run.model_config, run.regime)
+        # Models of several outputs (PSP, CMBS) log their main output's metrics.
+        monitor = registry.monitored_metric(model, run.regime, monitor)
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
@@ -203,6 +213,9 @@ def train(
                                   seed=settings["seed"])
         val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
                                 seed=settings["seed"])
+        targets = registry.fit_targets(model)
+        if targets is not None:
+            train_data, val_data = (d.map(targets) for d in (train_data, val_data))
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
