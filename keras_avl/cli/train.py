@@ -65,9 +65,12 @@ def run(args):
     if args.resume and args.run_dir is None:
         raise ValueError("--resume needs the --run-dir of the interrupted run.")
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
+    kwargs = training_kwargs(args)
+    if args.protocol is not None and args.epochs is None:
+        kwargs["epochs"] = None  # the protocol's
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
-                    mixed_precision=args.mixed_precision, **training_kwargs(args))
+                    mixed_precision=args.mixed_precision, protocol=args.protocol, **kwargs)
     print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")
     print(f"Next: keras-avl evaluate {trained.path}")
     return 0
@@ -100,6 +103,11 @@ def register(subparsers):
                         "(tf.distribute.MirroredStrategy, or keras.distribution.DataParallel "
                         "on JAX); multiworker = tf.distribute.MultiWorkerMirroredStrategy, "
                         "cluster from TF_CONFIG; --batch-size is the global batch")
+    parser.add_argument("--protocol", default=None,
+                        help="a method's own training recipe (keras_avl.training.protocols): "
+                        "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "
+                        "cmbs-cvpr22-weak; sets batch size, learning rate schedule, clipping "
+                        "and epochs (unless --epochs); the epoch is still selected on val")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     add_training_arguments(parser)

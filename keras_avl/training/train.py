@@ -33,6 +33,7 @@ from keras_avl.runs import (
     Run,
     load_run,
 )
+from keras_avl.training.protocols import get_protocol
 from keras_avl.validation import check_choice, check_positive_int
 
 BACKUP_DIR = "backup"
@@ -89,7 +90,7 @@ def train(
     regime=None,
     variant="paper",
     data=None,
-    epochs=DEFAULT_EPOCHS,
+    epochs=None,
     batch_size=64,
     learning_rate=1e-3,
     seed=0,
@@ -101,6 +102,7 @@ def train(
     validation_steps=None,
     distribute="none",
     mixed_precision=False,
+    protocol=None,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -114,7 +116,7 @@ def train(
             (`keras_avl.models.METHODS`: `"avsdn"`, `"psp"`, `"cmbs"`).
         data: the dataset folder (AVE layout) or an `AVEData`; None: the
             embedded default (`keras_avl.data.embedded_default(embedded_size)`).
-        epochs: total epochs.
+        epochs: total epochs (default: the protocol's, else `DEFAULT_EPOCHS`).
         batch_size: videos per batch (AVE: 64).
         learning_rate: Adam's learning rate (AVE: 1e-3).
         seed: seeds the weights, the shuffling and the negative audio.
@@ -132,6 +134,11 @@ def train(
             `batch_size` is the global batch.
         mixed_precision: float16 on GPU / bfloat16 on CPU, the delicate parts
             in float32 (`keras_avl.precision`).
+        protocol: a method's own recipe (`keras_avl.training.protocols`, e.g.
+            `"psp-cvpr21-supervised"`): it sets the batch size, the learning
+            rate and its schedule, the gradient clipping, the config values of
+            the recipe (overrides still win) and, unless `epochs` is given, the
+            epochs; recorded in `config.json`. The epoch is still selected on val.
         **model_overrides: fields of the model's config to change (e.g.
             `hidden=64`): `AVLConfig` for the variants, the method's own config
             class for a registered method.
@@ -173,8 +180,15 @@ def train(
             )
         if regime is None:
             raise ValueError(f"`regime` must be one of {REGIMES}; received regime=None.")
+        recipe = None
+        if protocol is not None:
+            recipe = get_protocol(protocol)
+            recipe.check(variant, regime)
+            batch_size, learning_rate = recipe.batch_size, recipe.learning_rate
+            epochs = recipe.epochs if epochs is None else epochs
+            model_overrides = {**recipe.config, **model_overrides}
         training = {
-            "epochs": check_positive_int("epochs", epochs),
+            "epochs": check_positive_int("epochs", DEFAULT_EPOCHS if epochs is None else epochs),
             "batch_size": check_positive_int("batch_size", batch_size),
             "learning_rate": float(learning_rate),
             "seed": int(seed),
@@ -187,6 +201,8 @@ def train(
             training["distribute"] = distribute
         if mixed_precision:
             training["mixed_precision"] = True
+        if recipe is not None:
+            training["protocol"] = recipe.to_dict()
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -201,18 +217,22 @@ def train(
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):
         check_global_batch(settings["batch_size"], replicas)
+        train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
+                                  seed=settings["seed"])
+        val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
+                                seed=settings["seed"])
+        optimizer = None
+        if "protocol" in settings:  # the schedule counts optimizer steps
+            steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
+            optimizer = get_protocol(settings["protocol"]["name"]).optimizer(steps)
         # Built before the run folder is written: an invalid variant/regime pair
         # leaves nothing behind.
-        model = registry.build(run.model_config, run.regime)
+        model = registry.build(run.model_config, run.regime, optimizer=optimizer)
         # Models of several outputs (PSP, CMBS) log their main output's metrics.
         monitor = registry.monitored_metric(model, run.regime, monitor)
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
-        train_data = make_dataset(data, "train", run.regime, settings["batch_size"],
-                                  seed=settings["seed"])
-        val_data = make_dataset(data, "val", run.regime, settings["batch_size"],
-                                seed=settings["seed"])
         targets = registry.fit_targets(model)
         if targets is not None:
             train_data, val_data = (d.map(targets) for d in (train_data, val_data))
