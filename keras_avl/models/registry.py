@@ -92,8 +92,8 @@ def get(name):
     ('supervised', 'weak')
     """
     if name not in METHODS:
-        hint = (f" ({name!r} is a variant of the paper's model: train it with "
-                "--model/variant, it has no registry entry)") if name in VARIANTS else ""
+        hint = (f" ({name!r} is a variant of the paper's model, built from an "
+                "`AVLConfig` by `variant_config` and `build_model`)") if name in VARIANTS else ""
         raise ValueError(
             f"Unknown method {name!r}{hint}; the registered methods are "
             f"{sorted(METHODS)}, and the paper's variants {sorted(VARIANTS)}."
