@@ -254,3 +254,26 @@ def test_dual_modality_seq2seq_against_numpy(rng):
                                   reverse)
             expected.append(y)
         np.testing.assert_allclose(out[b], np.concatenate(expected, -1), rtol=1e-4, atol=1e-5)
+
+
+def test_psp_similarity_gradient_is_finite_at_a_zero_vector():
+    """A PSP output vector can be zero (all its ReLU units off, then LayerNorm);
+    the cosine's normalisation must keep a finite gradient there (NaN losses
+    under JAX with x / max(sqrt(sum x^2), eps))."""
+    import keras
+
+    from keras_avl.layers.positive_sample_propagation import _unit
+
+    zeros, weights = np.zeros((2, 4), "float32"), np.ones((2, 4), "float32")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        grad = jax.grad(lambda x: (_unit(x) * weights).sum())(zeros)
+    else:
+        import tensorflow as tf
+
+        x = tf.Variable(zeros)
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(_unit(x) * weights)
+        grad = tape.gradient(total, x)
+    assert np.all(np.isfinite(_np(grad)))

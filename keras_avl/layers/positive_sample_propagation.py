@@ -131,6 +131,7 @@ class PositiveSamplePropagation(keras.layers.Layer):
 
 
 def _unit(x):
-    """x / max(||x||, 1e-12) along the last axis (PyTorch's F.normalize)."""
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
-    return x / ops.maximum(norm, 1e-12)
+    """x / max(||x||, 1e-12) along the last axis (PyTorch's F.normalize),
+    written as x / sqrt(max(||x||^2, 1e-24)): the same values, and a finite
+    gradient at x = 0 (where the derivative of the norm is not)."""
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-24))
