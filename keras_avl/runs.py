@@ -1,7 +1,8 @@
 """The run folder: what `keras-avl train` writes and every other command reads.
 
-A run folder holds `config.json` (the regime, the variant, the `AVLConfig`, the
-data folder and the training settings), `best.keras` (the best checkpoint),
+A run folder holds `config.json` (the regime, the variant, the `AVLConfig` (or,
+for a registered method, its name under `method` and its own config), the data
+folder and the training settings), `best.keras` (the best checkpoint),
 `metrics.json` and TensorBoard logs under `logs/`.
 """
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES, AVLConfig
+from keras_avl.models.registry import config_class
 
 CONFIG_FILE = "config.json"
 BEST_MODEL_FILE = "best.keras"
@@ -26,7 +28,8 @@ class Run:
         path: the run folder.
         regime: one of `keras_avl.models.REGIMES`.
         variant: the model variant name (see `keras_avl.models.VARIANTS`).
-        model_config: the `AVLConfig` the model was built from.
+        model_config: the config the model was built from: an `AVLConfig`, or
+            a registered method's config (its `method` is then recorded).
         data: the dataset folder, or None for the embedded default.
         training: training settings (epochs, batch size, seed, ...).
     """
@@ -39,9 +42,11 @@ class Run:
     training: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self):
+        method = getattr(self.model_config, "method", None)
         return {
             "regime": self.regime,
             "variant": self.variant,
+            **({"method": method} if method is not None else {}),
             "model_config": self.model_config.to_dict(),
             "data": self.data,
             "training": self.training,
@@ -84,7 +89,7 @@ def load_run(path):
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
         regime = data["regime"]
-        model_config = AVLConfig.from_dict(data["model_config"])
+        model_config = config_class(data.get("method")).from_dict(data["model_config"])
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is not a valid run config: {error}") from error
     if regime not in REGIMES:

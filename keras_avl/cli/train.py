@@ -65,12 +65,15 @@ def run(args):
     if args.resume and args.run_dir is None:
         raise ValueError("--resume needs the --run-dir of the interrupted run.")
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
+    kwargs = training_kwargs(args)
+    if args.protocol is not None and args.epochs is None:
+        kwargs["epochs"] = None  # the protocol's
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
                     mixed_precision=args.mixed_precision, deterministic=args.deterministic,
                     jit_compile={"on": True, "off": False}.get(args.jit_compile),
                     steps_per_execution=args.steps_per_execution,
-                    data_path=args.data_path, **training_kwargs(args))
+                    data_path=args.data_path, protocol=args.protocol, **kwargs)
     print(f"Run folder: {trained.path} (best checkpoint: {trained.best_model_path})")
     print(f"Next: keras-avl evaluate {trained.path}")
     return 0
@@ -93,7 +96,9 @@ def register(subparsers):
                         "earlier reading of it); unsupervised regime: ezvsl (the contrastive "
                         "EZ-VSL-style baseline), paper-segment, fusion-mfb-segment (AVTGML plus a "
                         "per-segment audio-visual term), paper-other-class, "
-                        "fusion-mfb-other-class (negatives from another class)")
+                        "fusion-mfb-other-class (negatives from another class); or another AVE "
+                        "method of keras_avl.models.METHODS: avsdn, psp, cmbs (supervised and "
+                        "weak; --set then changes that method's config)")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",
@@ -106,6 +111,11 @@ def register(subparsers):
                         "(tf.distribute.MirroredStrategy, or keras.distribution.DataParallel "
                         "on JAX); multiworker = tf.distribute.MultiWorkerMirroredStrategy, "
                         "cluster from TF_CONFIG; --batch-size is the global batch")
+    parser.add_argument("--protocol", default=None,
+                        help="a method's own training recipe (keras_avl.training.protocols): "
+                        "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "
+                        "cmbs-cvpr22-weak; sets batch size, learning rate schedule, clipping "
+                        "and epochs (unless --epochs); the epoch is still selected on val")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"),

@@ -1,7 +1,11 @@
 """Losses of the paper: AVTGML (eqs. 13-16) and the weak regime's MIL loss (§3.6);
 the released A+V-att's MultiLabelSoftMarginLoss; InfoNCE for the contrastive
-baseline."""
+baseline; those of the other methods: PSP's AVPS loss, CMBS's foreground and
+event-class losses."""
 
+from keras_avl.losses.avps_loss import AVPSLoss
+from keras_avl.losses.event_class_loss import EventClassLoss
+from keras_avl.losses.foreground_loss import ForegroundLoss
 from keras_avl.losses.gram_triplet_loss import (
     GramTripletLoss,
     gram_triplet_loss,
@@ -14,6 +18,9 @@ from keras_avl.losses.mil_cross_entropy import mil_cross_entropy
 from keras_avl.losses.multilabel_soft_margin import multilabel_soft_margin_loss
 
 __all__ = [
+    "AVPSLoss",
+    "EventClassLoss",
+    "ForegroundLoss",
     "GramTripletLoss",
     "InfoNCELoss",
     "LabelFreeLoss",

@@ -1,4 +1,5 @@
-"""Functional models of the paper's three regimes and its baselines."""
+"""Functional models of the paper's three regimes and its baselines, and the
+registry of the other AVE methods (AVSDN, PSP, CMBS), one module each."""
 
 from keras_avl.models.builders import (
     REGIMES,
@@ -11,10 +12,12 @@ from keras_avl.models.builders import (
 from keras_avl.models.config import AVLConfig
 from keras_avl.models.contrastive import build_contrastive
 from keras_avl.models.inference import inference_model
+from keras_avl.models.registry import METHODS, get
 from keras_avl.models.variants import VARIANTS, variant_config
 
 __all__ = [
     "AVLConfig",
+    "METHODS",
     "REGIMES",
     "VARIANTS",
     "build_contrastive",
@@ -22,6 +25,7 @@ __all__ = [
     "build_supervised",
     "build_unsupervised",
     "build_weakly_supervised",
+    "get",
     "inference_model",
     "model_inputs",
     "variant_config",

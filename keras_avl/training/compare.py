@@ -16,7 +16,8 @@ import statistics
 from pathlib import Path
 
 from keras_avl.atomic import atomic_write_text
-from keras_avl.models import REGIMES, VARIANTS
+from keras_avl.models import REGIMES
+from keras_avl.models.registry import model_names
 from keras_avl.runs import METRICS_FILE
 from keras_avl.training.evaluate import evaluate
 from keras_avl.training.train import DEFAULT_EPOCHS, train
@@ -187,13 +188,15 @@ def compare(
     `runs_dir/<regime>-<model>/seed<k>` and evaluates it on `split`.
 
     Pairs that a regime cannot build (the unsupervised regime needs the paper's
-    two-stream architecture with SWAB) are skipped. With `resume`, finished
-    runs are reused and interrupted ones continued. Runs are deterministic per
-    seed (`train(..., deterministic=True)`).
+    two-stream architecture with SWAB; AVSDN, PSP and CMBS have no unsupervised
+    model) are skipped. With `resume`, finished runs are reused and interrupted
+    ones continued. Runs are deterministic per seed
+    (`train(..., deterministic=True)`).
 
     Args:
         runs_dir: the folder of the run folders.
-        models: variant names (`keras_avl.models.VARIANTS`).
+        models: variant names (`keras_avl.models.VARIANTS`) or registered
+            methods (`keras_avl.models.METHODS`).
         regimes: regimes (`keras_avl.models.REGIMES`).
         data: the dataset folder; None: the embedded default.
         epochs, batch_size, learning_rate, **model_overrides: as `train`.
@@ -229,7 +232,7 @@ def compare(
     for regime in regimes:
         check_choice("regime", regime, REGIMES)
     for model in models:
-        check_choice("model", model, tuple(VARIANTS))
+        check_choice("model", model, model_names())
     settings = dict(data=data, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, overrides=model_overrides,
                     embedded_size=embedded_size)

@@ -31,7 +31,8 @@ from keras_avl.distribute import (
     even_batches,
     worker_folder,
 )
-from keras_avl.models import REGIMES, AVLConfig, VARIANTS, build_model, variant_config
+from keras_avl.models import REGIMES, AVLConfig, VARIANTS, variant_config
+from keras_avl.models import registry
 from keras_avl.precision import check_mixed_precision, precision_policy
 from keras_avl.runs import (
     BEST_MODEL_FILE,
@@ -40,6 +41,7 @@ from keras_avl.runs import (
     Run,
     load_run,
 )
+from keras_avl.training.protocols import get_protocol
 from keras_avl.validation import check_choice, check_positive_int
 
 BACKUP_DIR = "backup"
@@ -96,9 +98,13 @@ def _check_best_checkpoint(run, history, monitor, mode):
 
 def _new_run(run_dir, regime, variant, data, data_arg, embedded_size, training, overrides):
     check_choice("regime", regime, REGIMES)
-    check_choice("variant", variant, tuple(VARIANTS))
-    base = AVLConfig(**data.model_config_kwargs(), learning_rate=training["learning_rate"])
-    config = variant_config(variant, base).replace(**overrides)
+    check_choice("variant", variant, registry.model_names())
+    base_fields = {**data.model_config_kwargs(), "learning_rate": training["learning_rate"]}
+    if variant in VARIANTS:
+        config = variant_config(variant, AVLConfig(**base_fields)).replace(**overrides)
+    else:  # a registered method (AVSDN, PSP, CMBS): its own config class
+        registry.get(variant).check_regime(regime)
+        config = registry.method_config(variant, base_fields, overrides)
     if data_arg is None:
         training = {**training, "embedded_size": embedded_size}
     return Run(
@@ -143,7 +149,7 @@ def train(
     regime=None,
     variant="paper",
     data=None,
-    epochs=DEFAULT_EPOCHS,
+    epochs=None,
     batch_size=64,
     learning_rate=1e-3,
     seed=0,
@@ -159,6 +165,7 @@ def train(
     steps_per_execution=1,
     data_path="auto",
     deterministic=False,
+    protocol=None,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -168,10 +175,11 @@ def train(
         regime: `"supervised"`, `"weak"` or `"unsupervised"` (read from the
             run folder when resuming).
         variant: a name of `keras_avl.models.VARIANTS` (`"paper"`, `"audio"`,
-            `"avatt"`, `"fusion-mfb"`, ...).
+            `"avatt"`, `"fusion-mfb"`, ...) or of a registered method
+            (`keras_avl.models.METHODS`: `"avsdn"`, `"psp"`, `"cmbs"`).
         data: the dataset folder (AVE layout) or an `AVEData`; None: the
             embedded default (`keras_avl.data.embedded_default(embedded_size)`).
-        epochs: total epochs.
+        epochs: total epochs (default: the protocol's, else `DEFAULT_EPOCHS`).
         batch_size: videos per batch (AVE: 64).
         learning_rate: Adam's learning rate (AVE: 1e-3).
         seed: seeds the weights, the shuffling and the negative audio.
@@ -201,7 +209,14 @@ def train(
         deterministic: deterministic ops (`keras_avl.determinism`), so that the
             run repeats exactly for its seed on one machine; recorded in the
             run's settings and re-applied on resume.
-        **model_overrides: `AVLConfig` fields to change (e.g. `hidden=64`).
+        protocol: a method's own recipe (`keras_avl.training.protocols`, e.g.
+            `"psp-cvpr21-supervised"`): it sets the batch size, the learning
+            rate and its schedule, the gradient clipping, the config values of
+            the recipe (overrides still win) and, unless `epochs` is given, the
+            epochs; recorded in `config.json`. The epoch is still selected on val.
+        **model_overrides: fields of the model's config to change (e.g.
+            `hidden=64`): `AVLConfig` for the variants, the method's own config
+            class for a registered method.
 
     Returns:
         The `keras_avl.runs.Run`.
@@ -247,8 +262,15 @@ def train(
             )
         if regime is None:
             raise ValueError(f"`regime` must be one of {REGIMES}; received regime=None.")
+        recipe = None
+        if protocol is not None:
+            recipe = get_protocol(protocol)
+            recipe.check(variant, regime)
+            batch_size, learning_rate = recipe.batch_size, recipe.learning_rate
+            epochs = recipe.epochs if epochs is None else epochs
+            model_overrides = {**recipe.config, **model_overrides}
         training = {
-            "epochs": check_positive_int("epochs", epochs),
+            "epochs": check_positive_int("epochs", DEFAULT_EPOCHS if epochs is None else epochs),
             "batch_size": check_positive_int("batch_size", batch_size),
             "learning_rate": float(learning_rate),
             "seed": int(seed),
@@ -268,6 +290,8 @@ def train(
                 "steps_per_execution", steps_per_execution)
         if deterministic:
             training["deterministic"] = True
+        if recipe is not None:
+            training["protocol"] = recipe.to_dict()
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
@@ -292,11 +316,6 @@ def train(
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):
         check_global_batch(settings["batch_size"], replicas)
-        # Built before the run folder is written: an invalid variant/regime pair
-        # or a split the regime cannot use leaves nothing behind.
-        model = build_model(run.model_config, run.regime)
-        configure_train_step(model, settings.get("jit_compile"),
-                             settings.get("steps_per_execution", 1))
         if verbose:
             for split in ("train", "val"):
                 path, needed, available = visual_data_path(data, split, run.regime, data_path)
@@ -305,16 +324,30 @@ def train(
                       " available)", flush=True)
         # Built before the run folder is written: a split the regime cannot use
         # (e.g. an unsupervised split of one video) leaves nothing behind.
+        sampling = getattr(run.model_config, "negative_sampling", "any-video")
         train_data, val_data = (
             make_dataset(data, split, run.regime, settings["batch_size"],
                          seed=settings["seed"], first_pass=initial_epoch,
-                         data_path=data_path,
-                         negative_sampling=run.model_config.negative_sampling)
+                         data_path=data_path, negative_sampling=sampling)
             for split in ("train", "val")
         )
+        optimizer = None
+        if "protocol" in settings:  # the schedule counts optimizer steps
+            steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
+            optimizer = get_protocol(settings["protocol"]["name"]).optimizer(steps)
+        # Built before the run folder is written: an invalid variant/regime pair
+        # leaves nothing behind.
+        model = registry.build(run.model_config, run.regime, optimizer=optimizer)
+        configure_train_step(model, settings.get("jit_compile"),
+                             settings.get("steps_per_execution", 1))
+        # Models of several outputs (PSP, CMBS) log their main output's metrics.
+        monitor = registry.monitored_metric(model, run.regime, monitor)
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
+        targets = registry.fit_targets(model)
+        if targets is not None:
+            train_data, val_data = (d.map(targets) for d in (train_data, val_data))
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [

@@ -1,0 +1,137 @@
+"""Positive sample propagation (PSP) of Zhou et al., "Positive Sample
+Propagation along the Audio-Visual Event Line", CVPR 2021 (Sec. 3),
+checked against the public code (github:jasongief/PSP_CVPR_2021,
+`fully_model.py`, class `PSP` and `AVSimilarity`).
+
+For one video, with the temporal features v, a of shape (T, d) (d the same for
+both modalities) and dropout written D:
+
+    v_1 = D(relu(v W_v1)),  v_2 = D(relu(v W_v2)),
+    a_1 = D(relu(a W_a1)),  a_2 = D(relu(a W_a2))
+    beta_va = relu(v_2 a_1^T / sqrt(d)),  beta_av = beta_va^T
+    each row r of beta: beta_r <- beta_r / (sum(beta_r) + eps)
+    gamma = 1[beta > tau] * beta, rows L1-normalised again
+    v_psp = v + gamma_va a_2,   a_psp = a + gamma_av v_1
+    v_psp <- LN(D(relu(v_psp W_vfc))),  a_psp <- LN(D(relu(a_psp W_afc)))
+    fused = (v_psp + a_psp) / 2
+
+so a segment only receives the features of the segments of the other modality
+whose (normalised) similarity exceeds tau: the positive pairs. The layer also
+returns the cosine similarity s_t = cos(v_psp,t, a_psp,t) of each segment's
+audio-visual pair, on which PSP's AVPS loss acts (`keras_avl.losses.AVPSLoss`).
+As in the code, no projection has a bias and one LayerNorm is shared by the two
+modalities.
+"""
+
+import keras
+from keras import ops
+
+from keras_avl.validation import check_positive_int, check_rate
+
+EPSILON = 1e-8
+
+
+def _normalise_rows(x):
+    return x / (ops.sum(x, axis=-1, keepdims=True) + EPSILON)
+
+
+@keras.saving.register_keras_serializable(package="keras_avl")
+class PositiveSamplePropagation(keras.layers.Layer):
+    """PSP block: audio and visual segments exchange features only along the
+    positive (thresholded) pairs of their T x T similarity.
+
+    Args:
+        output_dim: int, the size of the fused output (256 in PSP's code).
+        threshold: float, tau of the pruning (0.099 supervised, 0.095 weak in
+            PSP's code).
+        dropout: float, the dropout of the branches and projections (0.1).
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Weights: `W_v1`, `W_v2`, `W_a1`, `W_a2`, `W_vfc`, `W_afc` and the shared
+    LayerNorm's `gamma`, `beta`.
+
+    Call arguments:
+        inputs: list `[audio, visual]`, both of shape `(B, T, d)`.
+        training: whether dropout is active.
+
+    Returns:
+        Tuple `(fused, similarity)` of shapes `(B, T, output_dim)` and `(B, T)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = PositiveSamplePropagation(output_dim=6, threshold=0.1)
+    >>> a = np.random.rand(2, 10, 8).astype("float32")
+    >>> v = np.random.rand(2, 10, 8).astype("float32")
+    >>> fused, similarity = layer([a, v])
+    >>> tuple(fused.shape), tuple(similarity.shape)
+    ((2, 10, 6), (2, 10))
+    """
+
+    def __init__(self, output_dim=256, threshold=0.099, dropout=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.output_dim = check_positive_int("output_dim", output_dim)
+        if not 0 <= threshold < 1:
+            raise ValueError(
+                f"`threshold` must be in [0, 1) (it compares L1-normalised rows); "
+                f"received threshold={threshold!r}."
+            )
+        self.threshold = float(threshold)
+        self.dropout = check_rate("dropout", dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        audio_shape, visual_shape = (tuple(shape) for shape in input_shape)
+        if audio_shape[-1] != visual_shape[-1] or len(audio_shape) != 3:
+            raise ValueError(
+                "PositiveSamplePropagation expects `audio` and `visual` of one shape "
+                f"(B, T, d); received shapes {audio_shape} and {visual_shape}."
+            )
+        d, out = audio_shape[-1], self.output_dim
+        for name in ("W_v1", "W_v2", "W_a1", "W_a2"):
+            setattr(self, name, self.add_weight(name=name, shape=(d, d),
+                                                initializer="glorot_uniform"))
+        self.W_vfc = self.add_weight(name="W_vfc", shape=(d, out), initializer="glorot_uniform")
+        self.W_afc = self.add_weight(name="W_afc", shape=(d, out), initializer="glorot_uniform")
+        self.layer_norm.build(audio_shape[:-1] + (out,))
+
+    def _prune(self, beta):
+        # float32: eps = 1e-8 vanishes in float16 and an all-zero row would give 0/0.
+        beta = _normalise_rows(ops.cast(beta, "float32"))
+        gamma = ops.where(beta > self.threshold, beta, ops.zeros_like(beta))
+        return ops.cast(_normalise_rows(gamma), self.compute_dtype)
+
+    def call(self, inputs, training=None):
+        audio, visual = inputs
+        branch = lambda x, w: self.dropout_layer(ops.relu(ops.matmul(x, w)), training=training)
+        v_1, v_2 = branch(visual, self.W_v1), branch(visual, self.W_v2)
+        a_1, a_2 = branch(audio, self.W_a1), branch(audio, self.W_a2)
+        scale = ops.sqrt(ops.cast(ops.shape(v_2)[-1], v_2.dtype))
+        beta_va = ops.relu(ops.matmul(v_2, ops.transpose(a_1, (0, 2, 1))) / scale)
+        beta_av = ops.transpose(beta_va, (0, 2, 1))
+        v_psp = visual + ops.matmul(self._prune(beta_va), a_2)
+        a_psp = audio + ops.matmul(self._prune(beta_av), v_1)
+        v_psp = self.layer_norm(branch(v_psp, self.W_vfc))
+        a_psp = self.layer_norm(branch(a_psp, self.W_afc))
+        fused = (v_psp + a_psp) * 0.5
+        v_unit, a_unit = (_unit(ops.cast(x, "float32")) for x in (v_psp, a_psp))
+        similarity = ops.cast(ops.sum(v_unit * a_unit, axis=-1), self.compute_dtype)
+        return fused, similarity
+
+    def compute_output_shape(self, input_shape):
+        audio_shape = tuple(input_shape[0])
+        return audio_shape[:-1] + (self.output_dim,), audio_shape[:-1]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"output_dim": self.output_dim, "threshold": self.threshold,
+                       "dropout": self.dropout})
+        return config
+
+
+def _unit(x):
+    """x / max(||x||, 1e-12) along the last axis (PyTorch's F.normalize),
+    written as x / sqrt(max(||x||^2, 1e-24)): the same values, and a finite
+    gradient at x = 0 (where the derivative of the norm is not)."""
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-24))

@@ -1,0 +1,147 @@
+"""The registry of methods: a name -> its config class and its builder per
+regime, so that `train`, `evaluate` and `compare` handle every method alike.
+
+The paper's model and its Table 1-3 rows (A+V-att included) stay variants of
+`AVLConfig` (`keras_avl.models.VARIANTS`, built by `build_model`); the other
+methods of the AVE benchmark live one a module (`avsdn`, `psp`, `cmbs`), each
+with its own config dataclass (a `MethodConfig`).
+
+Models of several outputs (PSP and CMBS) train every output on the same labels
+(each loss reads what it needs from them): `fit_targets` repeats the labels per
+output, and `monitored_metric` names the accuracy of the regime's main output.
+"""
+
+import dataclasses
+
+from keras_avl.models.avsdn import AVSDNConfig, build_avsdn_supervised, build_avsdn_weak
+from keras_avl.models.builders import REGIMES, build_model
+from keras_avl.models.cmbs import CMBSConfig, build_cmbs_supervised, build_cmbs_weak
+from keras_avl.models.config import AVLConfig
+from keras_avl.models.psp import PSPConfig, build_psp_supervised, build_psp_weak
+from keras_avl.models.variants import VARIANTS
+
+# The output whose accuracy selects the epoch, per regime.
+MAIN_OUTPUTS = {"supervised": "segment_probabilities", "weak": "video_probabilities"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A registered method.
+
+    Args:
+        name: its registry name (`keras-avl train --model NAME`).
+        config_class: its config dataclass (a `MethodConfig`).
+        builders: regime -> `builder(config, compile=True, optimizer=None)`.
+        reference: the paper it follows.
+    """
+
+    name: str
+    config_class: type
+    builders: dict
+    reference: str
+
+    @property
+    def regimes(self):
+        return tuple(self.builders)
+
+    def config(self, **fields):
+        """The method's config with `fields` changed."""
+        return self.config_class().replace(**fields)
+
+    def build(self, config=None, regime="supervised", compile=True, optimizer=None):
+        """Builds the model of `regime`; a regime the method lacks is a clear error."""
+        self.check_regime(regime)
+        return self.builders[regime](config or self.config_class(), compile=compile,
+                                     optimizer=optimizer)
+
+    def check_regime(self, regime):
+        if regime not in self.builders:
+            raise ValueError(
+                f"Method {self.name!r} supports the regimes {self.regimes}; "
+                f"received regime={regime!r}."
+            )
+
+
+METHODS = {
+    method.name: method
+    for method in (
+        Method("avsdn", AVSDNConfig,
+               {"supervised": build_avsdn_supervised, "weak": build_avsdn_weak},
+               "Lin, Li & Wang, ICASSP 2019"),
+        Method("psp", PSPConfig,
+               {"supervised": build_psp_supervised, "weak": build_psp_weak},
+               "Zhou et al., CVPR 2021"),
+        Method("cmbs", CMBSConfig,
+               {"supervised": build_cmbs_supervised, "weak": build_cmbs_weak},
+               "Xia & Zhao, CVPR 2022"),
+    )
+}
+
+
+def model_names():
+    """Every name `train --model` accepts: the paper's variants, then the methods."""
+    return tuple(VARIANTS) + tuple(METHODS)
+
+
+def get(name):
+    """The `Method` registered as `name`.
+
+    Example:
+
+    >>> get("psp").regimes
+    ('supervised', 'weak')
+    """
+    if name not in METHODS:
+        hint = (f" ({name!r} is a variant of the paper's model, built from an "
+                "`AVLConfig` by `variant_config` and `build_model`)") if name in VARIANTS else ""
+        raise ValueError(
+            f"Unknown method {name!r}{hint}; the registered methods are "
+            f"{sorted(METHODS)}, and the paper's variants {sorted(VARIANTS)}."
+        )
+    return METHODS[name]
+
+
+def config_class(method):
+    """The config class of a run's `method` (None: the paper's `AVLConfig`)."""
+    return AVLConfig if method is None else get(method).config_class
+
+
+def method_config(name, base_fields, overrides):
+    """The config of model `name` (a variant or a method) from the data's fields
+    and the user's overrides; None when `name` is a variant (see `variant_config`)."""
+    if name in VARIANTS:
+        return None
+    return get(name).config(**base_fields).replace(**overrides)
+
+
+def build(config, regime, compile=True, optimizer=None):
+    """Builds `regime`'s model of any config: an `AVLConfig` through
+    `build_model`, a method's config through its builder."""
+    if isinstance(config, AVLConfig):
+        if optimizer is not None:
+            raise ValueError(
+                "An optimizer (from a training protocol) is only taken by the registered "
+                f"methods {sorted(METHODS)}; the paper's variants compile their own."
+            )
+        return build_model(config, regime, compile=compile)
+    if regime not in REGIMES:
+        raise ValueError(f"`regime` must be one of {REGIMES}; received regime={regime!r}.")
+    return get(config.method).build(config, regime, compile=compile, optimizer=optimizer)
+
+
+def fit_targets(model):
+    """A `(x, y) -> (x, targets)` map giving every output of a several-output
+    model the same labels; None for a model of one output."""
+    names = tuple(model.output_names)
+    if len(names) == 1:
+        return None
+    return lambda x, y: (x, {name: y for name in names})
+
+
+def monitored_metric(model, regime, metric):
+    """The name Keras logs `metric` (e.g. `val_categorical_accuracy`) under for
+    `model`: prefixed with the regime's main output when it has several."""
+    if len(model.output_names) == 1 or regime not in MAIN_OUTPUTS:
+        return metric
+    prefix = "val_" if metric.startswith("val_") else ""
+    return f"{prefix}{MAIN_OUTPUTS[regime]}_{metric[len(prefix):]}"

@@ -1,0 +1,91 @@
+"""Independent NumPy transcriptions of the blocks of AVSDN, PSP and CMBS, used
+as reference values by their tests. Written from the papers and the public
+codes' equations, with loops over segments and plain NumPy; not from the
+layers."""
+
+import numpy as np
+
+from tests.numpy_reference import relu, sigmoid, softmax
+
+
+def psp_video(a, v, W_v1, W_v2, W_a1, W_a2, W_vfc, W_afc, ln_gamma, ln_beta, tau):
+    """PSP without dropout for one video: a, v (T, d). Returns (fused, similarity)."""
+    T, d = a.shape
+
+    def prune(beta):
+        gamma = np.zeros_like(beta)
+        for i in range(T):
+            row = beta[i] / (beta[i].sum() + 1e-8)
+            kept = np.where(row > tau, row, 0.0)
+            gamma[i] = kept / (kept.sum() + 1e-8)
+        return gamma
+
+    def layer_norm(x):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-6) * ln_gamma + ln_beta
+
+    v1, v2, a1, a2 = relu(v @ W_v1), relu(v @ W_v2), relu(a @ W_a1), relu(a @ W_a2)
+    beta_va = np.array([[relu(v2[i] @ a1[j] / np.sqrt(d)) for j in range(T)] for i in range(T)])
+    gamma_va, gamma_av = prune(beta_va), prune(beta_va.T)
+    v_psp = layer_norm(relu((v + gamma_va @ a2) @ W_vfc))
+    a_psp = layer_norm(relu((a + gamma_av @ v1) @ W_afc))
+    similarity = np.array([
+        v_psp[t] @ a_psp[t] / (np.linalg.norm(v_psp[t]) * np.linalg.norm(a_psp[t]))
+        for t in range(T)
+    ])
+    return (v_psp + a_psp) / 2, similarity
+
+
+def agsca_segment(V, a, w):
+    """AGSCA for one segment: V (S, d_v), a (d_a,), w the weights by name."""
+    affine = lambda x, n: x @ w[f"W_{n}"] + w[f"b_{n}"]
+    a1 = relu(affine(a, "a1"))
+    q = np.mean([a1 * relu(affine(V[s], "v1")) for s in range(len(V))], axis=0)
+    m = sigmoid(affine(relu(affine(q, "b")), "c"))
+    Vc = V * (m + 1.0)
+    a2 = relu(affine(a, "a2"))
+    z = np.array([np.tanh((relu(affine(Vc[s], "v2")) * a2) @ w["w_s"][:, 0] + w["b_s"][0])
+                  for s in range(len(V))])
+    lam = softmax(z)
+    return (lam[:, None] * Vc).sum(0), lam
+
+
+def top_k_mean(x, k):
+    """Mean of the k largest entries of x (T, K) over t, per column."""
+    return np.array([np.sort(x[:, c])[::-1][:k].mean() for c in range(x.shape[1])])
+
+
+def multi_head_attention(q, m, kernels, num_heads):
+    """Keras-layout MHA of q (T, d) over m (M, d): kernels = (Wq, bq, Wk, bk, Wv, bv, Wo, bo)
+    with Wq (d, H, k), bq (H, k), Wo (H, k, d), bo (d,)."""
+    Wq, bq, Wk, bk, Wv, bv, Wo, bo = kernels
+    out = np.zeros((q.shape[0], Wo.shape[-1]))
+    for h in range(num_heads):
+        Q = q @ Wq[:, h] + bq[h]
+        K = m @ Wk[:, h] + bk[h]
+        Vv = m @ Wv[:, h] + bv[h]
+        A = softmax(Q @ K.T / np.sqrt(Q.shape[-1]), axis=-1)
+        out += (A @ Vv) @ Wo[h]
+    return out + bo
+
+
+def layer_norm(x, gamma, beta, eps):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def lstm_states(x, kernel, recurrent_kernel, bias, h, c, reverse=False):
+    """A Keras-layout LSTM (gates i, f, c, o) from state (h, c) over x (T, F).
+    Returns the outputs (T, units) in input order and the final (h, c)."""
+    units = recurrent_kernel.shape[0]
+    steps = range(len(x) - 1, -1, -1) if reverse else range(len(x))
+    outputs = np.zeros((len(x), units))
+    for t in steps:
+        z = x[t] @ kernel + h @ recurrent_kernel + bias
+        i, f, g, o = (z[k * units:(k + 1) * units] for k in range(4))
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outputs[t] = h
+    return outputs, h, c

@@ -1,0 +1,279 @@
+"""The blocks of AVSDN, PSP and CMBS: the shared layer contract and their
+equations against the NumPy transcriptions of tests/method_references.py."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_avl.layers import (
+    AudioGuidedSpatialChannelAttention,
+    BackgroundSuppression,
+    ClassActivationConsistency,
+    CrossModalAttentionBlock,
+    DualModalitySeq2Seq,
+    EventGatedProbabilities,
+    PositiveSamplePropagation,
+    SegmentScoreWeighting,
+)
+from keras_avl.losses import AVPSLoss, EventClassLoss, ForegroundLoss
+from tests.conftest import weights_by_name
+from tests.layer_test_case import run_layer_test
+from tests.method_references import (
+    agsca_segment,
+    layer_norm,
+    lstm_states,
+    multi_head_attention,
+    psp_video,
+    top_k_mean,
+)
+from tests.numpy_reference import relu, sigmoid, softmax
+
+pytestmark = pytest.mark.multibackend
+
+B, T, D = 3, 6, 8
+
+
+def _x(rng, *shape):
+    return rng.normal(size=shape).astype("float32")
+
+
+def _randomize(layer, rng, scale=0.5):
+    for weight in layer.weights:
+        weight.assign(scale * rng.normal(size=weight.shape).astype("float32"))
+
+
+def _np(x):
+    return ops.convert_to_numpy(x)
+
+
+# PSP ------------------------------------------------------------------------
+
+def test_psp_layer_contract(rng, tmp_path):
+    run_layer_test(PositiveSamplePropagation, {"output_dim": 4, "threshold": 0.1},
+                   [_x(rng, B, T, D), _x(rng, B, T, D)], [(B, T, 4), (B, T)], tmp_path,
+                   expected_num_trainable_weights=8)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.15, 0.3])
+def test_psp_against_numpy(rng, threshold):
+    a, v = _x(rng, B, T, D), _x(rng, B, T, D)
+    layer = PositiveSamplePropagation(output_dim=5, threshold=threshold)
+    layer.build([a.shape, v.shape])
+    _randomize(layer, rng)
+    w = {name: _np(getattr(layer, name)) for name in
+         ("W_v1", "W_v2", "W_a1", "W_a2", "W_vfc", "W_afc")}
+    ln_gamma, ln_beta = (_np(x) for x in layer.layer_norm.weights)
+    fused, similarity = (_np(x) for x in layer([a, v]))
+    for b in range(B):
+        ref_fused, ref_similarity = psp_video(a[b], v[b], **w, ln_gamma=ln_gamma,
+                                              ln_beta=ln_beta, tau=threshold)
+        np.testing.assert_allclose(fused[b], ref_fused, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(similarity[b], ref_similarity, rtol=1e-4, atol=1e-4)
+        if threshold > 0:  # the pruning removes pairs here: tau = 0 would differ
+            unpruned, _ = psp_video(a[b], v[b], **w, ln_gamma=ln_gamma, ln_beta=ln_beta,
+                                    tau=0.0)
+            assert np.abs(unpruned - ref_fused).max() > 1e-3
+
+
+def test_psp_rejects_bad_threshold():
+    with pytest.raises(ValueError, match="threshold"):
+        PositiveSamplePropagation(threshold=1.5)
+
+
+def test_segment_score_weighting_against_numpy(rng, tmp_path):
+    x = _x(rng, B, T, 5)
+    run_layer_test(SegmentScoreWeighting, {}, x, [(B, T, 5)], tmp_path,
+                   expected_num_trainable_weights=1)
+    layer = SegmentScoreWeighting()
+    layer.build(x.shape)
+    w = weights_by_name(layer)["w"]
+    expected = np.array([[x[b, t] * sigmoid(relu(x[b, t] @ w[:, 0]))
+                          for t in range(T)] for b in range(B)])
+    np.testing.assert_allclose(_np(layer(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_avps_loss_against_numpy(rng):
+    labels = np.eye(4, dtype="float32")[rng.integers(0, 4, size=(B, T))]
+    labels[0] = np.eye(4, dtype="float32")[3]  # a background-only video: target 0
+    similarity = _x(rng, B, T)
+    expected = []
+    for b in range(B):
+        event = labels[b, :, -1] == 0
+        target = event / event.sum() if event.any() else np.zeros(T)
+        r = relu(similarity[b]) / (relu(similarity[b]).sum() + 1e-8)
+        expected.append(((r - target) ** 2).mean())
+    np.testing.assert_allclose(float(AVPSLoss()(labels, similarity)), np.mean(expected),
+                               rtol=1e-5)
+
+
+# CMBS -----------------------------------------------------------------------
+
+def test_agsca_layer_contract(rng, tmp_path):
+    run_layer_test(AudioGuidedSpatialChannelAttention, {"hidden_dim": 4},
+                   [_x(rng, B, T, 9, D), _x(rng, B, T, 5)], [(B, T, D), (B, T, 9)], tmp_path,
+                   expected_num_trainable_weights=14)
+
+
+def test_agsca_against_numpy(rng):
+    visual, audio = _x(rng, B, T, 9, D), _x(rng, B, T, 5)
+    layer = AudioGuidedSpatialChannelAttention(hidden_dim=4)
+    layer.build([visual.shape, audio.shape])
+    _randomize(layer, rng)
+    w = weights_by_name(layer)
+    attended, attention = (_np(x) for x in layer([visual, audio]))
+    for b in range(B):
+        for t in range(T):
+            ref_attended, ref_attention = agsca_segment(visual[b, t], audio[b, t], w)
+            np.testing.assert_allclose(attended[b, t], ref_attended, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(attention[b, t], ref_attention, rtol=1e-4, atol=1e-6)
+
+
+def test_background_suppression_against_numpy(rng, tmp_path):
+    inputs = [_x(rng, B, T, D) for _ in range(4)]
+    run_layer_test(BackgroundSuppression, {"alpha": 0.3}, inputs,
+                   [(B, T, D), (B, T, D), (B, T)], tmp_path,
+                   expected_num_trainable_weights=4)
+    layer = BackgroundSuppression(alpha=0.3)
+    layer.build([x.shape for x in inputs])
+    _randomize(layer, rng)
+    w = weights_by_name(layer)
+    visual, audio, gate = (_np(x) for x in layer(inputs))
+    v, a, k_v, k_a = inputs
+    for b in range(B):
+        for t in range(T):
+            g_a = sigmoid(k_a[b, t] @ w["w_a"][:, 0] + w["b_a"][0])
+            g_v = sigmoid(k_v[b, t] @ w["w_v"][:, 0] + w["b_v"][0])
+            np.testing.assert_allclose(visual[b, t], v[b, t] * (1 + 0.3 * g_a), rtol=1e-5)
+            np.testing.assert_allclose(audio[b, t], a[b, t] * (1 + 0.3 * g_v), rtol=1e-5)
+            np.testing.assert_allclose(gate[b, t], g_a * g_v, rtol=1e-5)
+
+
+def test_class_activation_consistency_against_numpy(rng, tmp_path):
+    v, a = _x(rng, B, T, D), _x(rng, B, T, D)
+    run_layer_test(ClassActivationConsistency, {"num_classes": 5, "top_k": 2}, [v, a],
+                   [(B, 5)], tmp_path, expected_num_trainable_weights=4)
+    layer = ClassActivationConsistency(num_classes=5, top_k=2)
+    layer.build([v.shape, a.shape])
+    _randomize(layer, rng)
+    w = weights_by_name(layer)
+    score = _np(layer([v, a]))
+    for b in range(B):
+        s_v = top_k_mean(v[b] @ w["W_v"] + w["b_v"], 2)
+        s_a = top_k_mean(a[b] @ w["W_a"] + w["b_a"], 2)
+        np.testing.assert_allclose(score[b], (s_v + s_a) / 2, rtol=1e-5, atol=1e-6)
+
+
+def test_class_activation_consistency_rejects_top_k_above_segments(rng):
+    with pytest.raises(ValueError, match="top_k"):
+        ClassActivationConsistency(num_classes=3, top_k=T + 1)([_x(rng, B, T, D)] * 2)
+
+
+def test_event_gated_probabilities_give_cmbs_decision(rng, tmp_path):
+    z, e = _x(rng, B, T) * 3, _x(rng, B, 4)
+    run_layer_test(EventGatedProbabilities, {}, [z, e], [(B, T, 5)], tmp_path)
+    P = _np(EventGatedProbabilities()([z, e]))
+    np.testing.assert_allclose(P.sum(-1), 1.0, rtol=1e-5)
+    for b in range(B):
+        q = softmax(e[b])
+        for t in range(T):
+            p = sigmoid(z[b, t])
+            # CMBS's rule: background (class 4) unless sigmoid(z) > 0.5.
+            assert P[b, t].argmax() == (q.argmax() if p > 0.5 else 4)
+            u = np.concatenate([p * q / q.max(), [1 - p]])
+            np.testing.assert_allclose(P[b, t], u / u.sum(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("feedforward_dim", [0, 16])
+def test_cross_modal_attention_block_against_numpy(rng, tmp_path, feedforward_dim):
+    query, memory = _x(rng, B, T, D), _x(rng, B, 2 * T, D)
+    run_layer_test(CrossModalAttentionBlock,
+                   {"num_heads": 2, "feedforward_dim": feedforward_dim, "dropout": 0.1},
+                   [query, memory], [(B, T, D)], tmp_path)
+    layer = CrossModalAttentionBlock(num_heads=2, feedforward_dim=feedforward_dim)
+    layer.build([query.shape, memory.shape])
+    _randomize(layer, rng, scale=0.3)
+    mha = layer.attention
+    kernels = [_np(x) for dense in (mha._query_dense, mha._key_dense, mha._value_dense,
+                                    mha._output_dense) for x in (dense.kernel, dense.bias)]
+    out = _np(layer([query, memory]))
+    norm_1 = [_np(x) for x in layer.norm_1.weights]
+    for b in range(B):
+        y = layer_norm(query[b] + multi_head_attention(query[b], memory[b], kernels, 2),
+                       *norm_1, 1e-5)
+        if feedforward_dim:
+            W1, b1 = (_np(x) for x in layer.hidden.weights)
+            W2, b2 = (_np(x) for x in layer.projection.weights)
+            y = layer_norm(y + relu(y @ W1 + b1) @ W2 + b2,
+                           *(_np(x) for x in layer.norm_2.weights), 1e-5)
+        np.testing.assert_allclose(out[b], y, rtol=1e-4, atol=1e-4)
+
+
+def test_foreground_and_event_class_losses_against_numpy(rng):
+    labels = np.eye(5, dtype="float32")[rng.integers(0, 5, size=(B, T))]
+    z, e = _x(rng, B, T), _x(rng, B, 4)
+    fg = 1 - labels[..., -1]
+    bce = -(fg * np.log(sigmoid(z)) + (1 - fg) * np.log(1 - sigmoid(z))).mean()
+    np.testing.assert_allclose(float(ForegroundLoss()(labels, z)), bce, rtol=1e-5)
+    ce = []
+    for b in range(B):
+        k = labels[b, :, :-1].max(0).argmax()
+        ce.append(-np.log(softmax(e[b])[k]))
+    np.testing.assert_allclose(float(EventClassLoss()(labels, e)), np.mean(ce), rtol=1e-5)
+
+
+# AVSDN ----------------------------------------------------------------------
+
+def test_dual_modality_seq2seq_contract(rng, tmp_path):
+    run_layer_test(DualModalitySeq2Seq, {"units": 3}, [_x(rng, B, T, 5), _x(rng, B, T, 4)],
+                   [(B, T, 12)], tmp_path)
+
+
+def test_dual_modality_seq2seq_against_numpy(rng):
+    audio, visual = _x(rng, B, T, 5), _x(rng, B, T, 4)
+    u = 3
+    layer = DualModalitySeq2Seq(units=u)
+    layer.build([audio.shape, visual.shape])
+    _randomize(layer, rng)
+    out = _np(layer([audio, visual]))
+
+    def cell(bidirectional, direction):
+        lstm = getattr(bidirectional, f"{direction}_layer")
+        return [_np(x) for x in (lstm.cell.kernel, lstm.cell.recurrent_kernel, lstm.cell.bias)]
+
+    zeros = np.zeros(u)
+    for b in range(B):
+        expected = []
+        for direction, reverse in (("forward", False), ("backward", True)):
+            _, h_a, c_a = lstm_states(audio[b], *cell(layer.audio_encoder, direction),
+                                      zeros, zeros, reverse)
+            _, h_v, c_v = lstm_states(visual[b], *cell(layer.visual_encoder, direction),
+                                      zeros, zeros, reverse)
+            y, _, _ = lstm_states(np.concatenate([audio[b], visual[b]], -1),
+                                  *cell(layer.decoder, direction),
+                                  np.concatenate([h_a, h_v]), np.concatenate([c_a, c_v]),
+                                  reverse)
+            expected.append(y)
+        np.testing.assert_allclose(out[b], np.concatenate(expected, -1), rtol=1e-4, atol=1e-5)
+
+
+def test_psp_similarity_gradient_is_finite_at_a_zero_vector():
+    """A PSP output vector can be zero (all its ReLU units off, then LayerNorm);
+    the cosine's normalisation must keep a finite gradient there (NaN losses
+    under JAX with x / max(sqrt(sum x^2), eps))."""
+    import keras
+
+    from keras_avl.layers.positive_sample_propagation import _unit
+
+    zeros, weights = np.zeros((2, 4), "float32"), np.ones((2, 4), "float32")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        grad = jax.grad(lambda x: (_unit(x) * weights).sum())(zeros)
+    else:
+        import tensorflow as tf
+
+        x = tf.Variable(zeros)
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(_unit(x) * weights)
+        grad = tape.gradient(total, x)
+    assert np.all(np.isfinite(_np(grad)))

@@ -1,0 +1,124 @@
+"""AVSDN, PSP and CMBS as models: every method trains a few steps in the
+supervised and weak regimes, exposes its spatial attention, round-trips through
+`.keras`, and goes through the registry, `train`, `evaluate` and the run folder."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_avl.models import METHODS, get, inference_model
+from keras_avl.models.registry import build, fit_targets, model_names, monitored_metric
+
+C, T, B = 4, 10, 3
+TINY = {
+    "avsdn": dict(hidden=4),
+    "psp": dict(projection_dim=8, hidden=4, attention_dim=8, psp_dim=8, classifier_hidden=4),
+    "cmbs": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
+                 interaction_heads=2, feedforward_dim=8),
+}
+HAS_SPATIAL_ATTENTION = {"avsdn": False, "psp": True, "cmbs": True}
+
+
+def _config(name, **changes):
+    return get(name).config(num_classes=C, visual_dim=6, grid=(3, 3), **TINY[name], **changes)
+
+
+def _batch(rng, regime):
+    x = {"visual": rng.normal(size=(B, T, 3, 3, 6)).astype("float32"),
+         "audio": rng.normal(size=(B, T, 128)).astype("float32")}
+    classes = rng.integers(0, C, size=(B, T))
+    segment_labels = np.eye(C, dtype="float32")[classes]
+    if regime == "supervised":
+        return x, segment_labels
+    return x, np.eye(C, dtype="float32")[classes[:, 0]]
+
+
+@pytest.mark.parametrize("regime", ["supervised", "weak"])
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_path):
+    model = build(_config(name), regime)
+    x, y = _batch(rng, regime)
+    targets = fit_targets(model)
+    fit_x, fit_y = targets(x, y) if targets else (x, y)
+    history = model.fit(fit_x, fit_y, epochs=2, batch_size=B, verbose=0)
+    monitor = monitored_metric(model, regime, "categorical_accuracy")
+    assert monitor in history.history
+    assert np.all(np.isfinite(history.history["loss"]))
+
+    outputs = inference_model(model).predict(x, verbose=0)
+    probabilities = outputs["segment_probabilities"]
+    assert probabilities.shape == (B, T, C)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-4)
+    assert ("spatial_attention" in outputs) == HAS_SPATIAL_ATTENTION[name]
+    if HAS_SPATIAL_ATTENTION[name]:
+        assert outputs["spatial_attention"].shape == (B, T, 3, 3)
+        np.testing.assert_allclose(outputs["spatial_attention"].sum((-1, -2)), 1.0, rtol=1e-4)
+
+    path = tmp_path / f"{name}-{regime}.keras"
+    model.save(path)
+    reloaded = inference_model(keras.saving.load_model(path)).predict(x, verbose=0)
+    np.testing.assert_allclose(reloaded["segment_probabilities"], probabilities,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_psp_supervised_loss_adds_weighted_avps(rng):
+    """The compiled loss is CE + lambda * AVPS: lambda = 0 and lambda = 100 give
+    the same CE term and total losses that differ by 100 * AVPS."""
+    x, y = _batch(rng, "supervised")
+    losses = {}
+    for weight in (0.0, 100.0):
+        keras.utils.set_random_seed(1)
+        model = build(_config("psp", avps_weight=weight), "supervised")
+        losses[weight] = model.evaluate(x, fit_targets(model)(x, y)[1], verbose=0,
+                                        return_dict=True)
+    ce = losses[0.0]["segment_probabilities_loss"]
+    avps = losses[100.0]["av_similarity_loss"]
+    np.testing.assert_allclose(losses[0.0]["loss"], ce, rtol=1e-5)
+    np.testing.assert_allclose(losses[100.0]["loss"], ce + 100.0 * avps, rtol=1e-4)
+
+
+def test_cmbs_weak_segments_follow_the_video_scores(rng):
+    """CMBS's weak segment logits are G_t * s with G_t > 0: every segment of a
+    video predicts the class the video's scores rank first (as the code's
+    evaluation, which always passes the gate check)."""
+    model = build(_config("cmbs", alpha=0.2), "weak")
+    x, _ = _batch(rng, "weak")
+    outputs = inference_model(model).predict(x, verbose=0)
+    predicted = outputs["segment_probabilities"].argmax(-1)
+    assert (predicted == predicted[:, :1]).all()
+
+
+def test_registry_errors_name_what_is_known():
+    with pytest.raises(ValueError, match=r"registered methods are \['avsdn', 'cmbs', 'psp'\]"):
+        get("tcn")
+    with pytest.raises(ValueError, match="supports the regimes"):
+        get("psp").build(regime="unsupervised")
+    with pytest.raises(ValueError, match="Unknown PSPConfig field"):
+        get("psp").config(fusion="mfb")
+    assert {"paper", "avatt", "avsdn", "psp", "cmbs"} <= set(model_names())
+
+
+def test_train_records_the_method_and_rejects_bad_input_before_training(tmp_path, monkeypatch):
+    from keras_avl.runs import load_run
+    from keras_avl.training import evaluate, train
+
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    with pytest.raises(ValueError, match="supports the regimes"):
+        train(tmp_path / "bad", "unsupervised", "avsdn", embedded_size="tiny", verbose=0)
+    with pytest.raises(ValueError, match="Unknown AVSDNConfig field"):
+        train(tmp_path / "bad", "supervised", "avsdn", embedded_size="tiny", verbose=0,
+              swab_units=8)
+    with pytest.raises(ValueError, match="'psp'"):
+        train(tmp_path / "bad", "supervised", "pspp", embedded_size="tiny", verbose=0)
+    assert not (tmp_path / "bad").exists()
+
+    run_dir = tmp_path / "run"
+    train(run_dir, "supervised", "avsdn", epochs=1, verbose=0, embedded_size="tiny",
+          hidden=4, steps_per_epoch=1, validation_steps=1)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["method"] == "avsdn" and config["model_config"]["hidden"] == 4
+    run = load_run(run_dir)
+    assert type(run.model_config).__name__ == "AVSDNConfig"
+    assert 0 <= evaluate(run)["segment_accuracy"] <= 1
