@@ -194,8 +194,10 @@ class TrainingBackup(keras.callbacks.Callback):
             variable.assign(value)
 
     def on_epoch_end(self, epoch, logs=None):
+        # Through a tensor: NumPy cannot read a scalar tf.distribute
+        # MirroredVariable (the optimizer's step count) directly.
         arrays = {
-            f"v{index}": keras.ops.convert_to_numpy(variable.value)
+            f"v{index}": keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(variable))
             for index, variable in enumerate(_training_variables(self.model))
         }
         with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
