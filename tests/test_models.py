@@ -179,6 +179,7 @@ VARIANT_USES = {
     "audio+visual": (True, True, None),
     "avatt": (True, True, "audio-guided"),
     "avatt-keras-avl": (True, True, "audio-guided"),
+    "avatt-adam": (True, True, "audio-guided"),
     "fusion-mul": (True, True, "uniform"),
     "fusion-add": (True, True, "uniform"),
     "fusion-concat": (True, True, "uniform"),

@@ -65,7 +65,8 @@ def test_triplet_stack_zeroes_padded_rows(rng):
         np.testing.assert_array_equal(stacked[:, index], expected)
 
 
-CLASSIFIER_VARIANTS = sorted(VARIANTS)
+# ezvsl does not classify (its map is per segment; its InfoNCE masks padding).
+CLASSIFIER_VARIANTS = sorted(set(VARIANTS) - {"ezvsl"})
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

@@ -16,7 +16,7 @@ def resolve_data(data=None, embedded_size="small"):
     >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
     >>> data, folder = resolve_data(None, "tiny")
     >>> folder.name, data.num_classes
-    ('embedded-tiny-seed0-v1', 5)
+    ('embedded-tiny-seed0-v2', 5)
     """
     if isinstance(data, AVEData):
         return data, data.root

@@ -25,6 +25,7 @@ import keras
 
 from keras_avl.layers import DualModalitySeq2Seq, MILPooling
 from keras_avl.models.builders import model_inputs
+from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -72,7 +73,7 @@ def build_avsdn_supervised(config=None, compile=True, optimizer=None):
     """
     config = config or AVSDNConfig()
     inputs = model_inputs(config)
-    model = keras.Model(inputs, _segment_probabilities(config, inputs), name="avsdn_supervised")
+    model = OptionalInputsModel(inputs, _segment_probabilities(config, inputs), name="avsdn_supervised")
     if compile:
         _compile(model, config, optimizer)
     return model
@@ -90,7 +91,7 @@ def build_avsdn_weak(config=None, compile=True, optimizer=None):
     config = config or AVSDNConfig()
     inputs = model_inputs(config)
     video = MILPooling(name="video_probabilities")(_segment_probabilities(config, inputs))
-    model = keras.Model(inputs, video, name="avsdn_weak")
+    model = OptionalInputsModel(inputs, video, name="avsdn_weak")
     if compile:
         _compile(model, config, optimizer)
     return model

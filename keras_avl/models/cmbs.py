@@ -46,6 +46,7 @@ from keras_avl.layers import (
 )
 from keras_avl.losses import EventClassLoss, ForegroundLoss
 from keras_avl.models.builders import model_inputs
+from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -201,7 +202,7 @@ def build_cmbs_supervised(config=None, compile=True, optimizer=None):
         "class_logits": _float32("class_logits")(class_logits),
         "consistency_score": _float32("consistency_score")(consistency),
     }
-    model = keras.Model(inputs, outputs, name="cmbs_supervised")
+    model = OptionalInputsModel(inputs, outputs, name="cmbs_supervised")
     if compile:
         model.compile(
             optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
@@ -240,7 +241,7 @@ def build_cmbs_weak(config=None, compile=True, optimizer=None):
             keras.layers.GlobalMaxPooling1D(name="video_logits")(segment_logits)),
         "segment_probabilities": softmax("segment_probabilities")(segment_logits),
     }
-    model = keras.Model(inputs, outputs, name="cmbs_weak")
+    model = OptionalInputsModel(inputs, outputs, name="cmbs_weak")
     if compile:
         model.compile(
             optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),

@@ -16,6 +16,7 @@ import keras
 from keras_avl.layers import AudioVisualSimilarity
 from keras_avl.losses import InfoNCELoss
 from keras_avl.models.builders import model_inputs
+from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.config import AVLConfig
 
 
@@ -44,7 +45,7 @@ def build_contrastive(config=None, compile=True):
     cross, _ = AudioVisualSimilarity(config.embed_dim, name="audio_visual_similarity")(
         [inputs["visual"], inputs["audio"]]
     )
-    model = keras.Model(inputs, cross, name="ezvsl_unsupervised")
+    model = OptionalInputsModel(inputs, cross, name="ezvsl_unsupervised")
     if compile:
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),

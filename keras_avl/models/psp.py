@@ -30,6 +30,7 @@ import keras
 from keras_avl.layers import AudioGuidedAttention, PositiveSamplePropagation, SegmentScoreWeighting
 from keras_avl.losses import AVPSLoss
 from keras_avl.models.builders import model_inputs
+from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -127,7 +128,7 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
         "av_similarity": keras.layers.Activation("linear", dtype="float32",
                                                  name="av_similarity")(similarity),
     }
-    model = keras.Model(inputs, outputs, name="psp_supervised")
+    model = OptionalInputsModel(inputs, outputs, name="psp_supervised")
     if compile:
         model.compile(
             optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
@@ -161,7 +162,7 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
         # No loss: the per-segment prediction, an output so that it is built.
         "segment_probabilities": _softmax("segment_probabilities")(weighted),
     }
-    model = keras.Model(inputs, outputs, name="psp_weak")
+    model = OptionalInputsModel(inputs, outputs, name="psp_weak")
     if compile:
         model.compile(
             optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),

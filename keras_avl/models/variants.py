@@ -15,6 +15,9 @@ VARIANTS = {
     "audio+visual": {"modalities": "audio+visual"},
     # The released A+V-att (AVE-ECCV18), trained with its own protocol.
     "avatt": {"architecture": "avatt", "dropout": 0.0, "protocol": "ave-eccv18"},
+    # The released A+V-att trained like the paper's model (Adam + cross-entropy):
+    # its own protocol needs its 300 epochs to leave the background class.
+    "avatt-adam": {"architecture": "avatt", "dropout": 0.0},
     # keras-avl's earlier reading of A+V-att (see AVLConfig.architecture).
     "avatt-keras-avl": {"architecture": "avatt-keras-avl"},
     # Unsupervised regime: the contrastive baseline and AVTGML options beside
