@@ -1,10 +1,10 @@
 """`AVLConfig`: every knob of the paper's models in one JSON-serialisable place."""
 
 import dataclasses
-import json
 
 from keras_avl.layers.avfb_layer import FUSIONS
 from keras_avl.layers.swab_layer import POOLINGS
+from keras_avl.models.config_serialization import ConfigSerialization
 from keras_avl.models.protocols import PROTOCOLS
 from keras_avl.regimes import NEGATIVE_SAMPLINGS
 from keras_avl.validation import check_choice, check_positive_int, check_rate
@@ -15,7 +15,7 @@ MODALITIES = ("audio", "visual", "fused_visual", "audio+visual", "audio+fused_vi
 
 
 @dataclasses.dataclass
-class AVLConfig:
+class AVLConfig(ConfigSerialization):
     """Configuration of an audio-visual localization model.
 
     Args:
@@ -132,35 +132,3 @@ class AVLConfig:
             raise ValueError(
                 f"`learning_rate` must be > 0; received learning_rate={self.learning_rate!r}."
             )
-
-    @property
-    def regions(self):
-        """S = H * W, the number of spatial regions."""
-        return self.grid[0] * self.grid[1]
-
-    def replace(self, **changes):
-        """A copy with `changes` applied (validated like the constructor)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        config = dataclasses.asdict(self)
-        config["grid"] = list(self.grid)
-        return config
-
-    @classmethod
-    def from_dict(cls, config):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown AVLConfig field(s) {unknown}; expected a subset of "
-                f"{sorted(known)}."
-            )
-        return cls(**config)
-
-    def to_json(self, indent=2):
-        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text):
-        return cls.from_dict(json.loads(text))

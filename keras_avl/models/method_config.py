@@ -8,14 +8,14 @@ the registered method (`keras_avl.models.registry`).
 """
 
 import dataclasses
-import json
 from typing import ClassVar
 
+from keras_avl.models.config_serialization import ConfigSerialization
 from keras_avl.validation import check_positive_int, check_rate
 
 
 @dataclasses.dataclass
-class MethodConfig:
+class MethodConfig(ConfigSerialization):
     """Fields shared by every method's config.
 
     Args:
@@ -57,31 +57,3 @@ class MethodConfig:
             raise ValueError(
                 f"`learning_rate` must be > 0; received learning_rate={self.learning_rate!r}."
             )
-
-    @property
-    def regions(self):
-        """S = H * W, the number of spatial regions."""
-        return self.grid[0] * self.grid[1]
-
-    def replace(self, **changes):
-        """A copy with `changes` applied (validated like the constructor)."""
-        known = {field.name for field in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown {type(self).__name__} field(s) {unknown}; expected a subset of "
-                f"{sorted(known)}."
-            )
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        config = dataclasses.asdict(self)
-        config["grid"] = list(self.grid)
-        return config
-
-    @classmethod
-    def from_dict(cls, config):
-        return cls().replace(**config)
-
-    def to_json(self, indent=2):
-        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
