@@ -22,15 +22,19 @@ class ConfigSerialization:
         """S = H * W, the number of spatial regions."""
         return self.grid[0] * self.grid[1]
 
-    def replace(self, **changes):
-        """A copy with `changes` applied (validated like the constructor)."""
-        known = {field.name for field in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
+    @classmethod
+    def _check_fields(cls, names):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(names) - known)
         if unknown:
             raise ValueError(
-                f"Unknown {type(self).__name__} field(s) {unknown}; expected a subset of "
+                f"Unknown {cls.__name__} field(s) {unknown}; expected a subset of "
                 f"{sorted(known)}."
             )
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (validated like the constructor)."""
+        self._check_fields(changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
@@ -40,13 +44,7 @@ class ConfigSerialization:
 
     @classmethod
     def from_dict(cls, config):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown {cls.__name__} field(s) {unknown}; expected a subset of "
-                f"{sorted(known)}."
-            )
+        cls._check_fields(config)
         return cls(**config)
 
     def to_json(self, indent=2):
