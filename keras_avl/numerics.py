@@ -22,3 +22,11 @@ def safe_l2_normalize(x, axis=-1):
     x = ops.cast(x, "float32")
     square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
     return x * ops.rsqrt(ops.maximum(square_sum, EPSILON * EPSILON))
+
+
+def attend_regions(scores, visual, dtype):
+    """`(attended, attention)`: the softmax over the S regions of `scores`
+    (..., S), taken in float32 and cast to `dtype`, and the attention-weighted
+    sum of `visual` (..., S, d_v) over its regions (eqs. 5-6; A+V-att; CMBS)."""
+    attention = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), dtype)
+    return ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2), attention

@@ -21,6 +21,8 @@ import math
 import keras
 from keras import ops
 
+from keras_avl.numerics import attend_regions
+
 from keras_avl.validation import check_choice, check_positive_int
 
 AUDIO_TERMS = ("unit", "region")
@@ -116,11 +118,7 @@ class AudioGuidedAttention(keras.layers.Layer):
         audio_term = ops.expand_dims(audio_term, -1 if self.audio_term == "region" else -2)
         content = ops.matmul(v, self.W_v) + audio_term
         scores = ops.squeeze(ops.matmul(ops.tanh(content), self.w_h), -1)
-        attention = ops.cast(
-            ops.softmax(ops.cast(scores, "float32"), axis=-1), self.compute_dtype
-        )
-        attended = ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2)
-        return attended, attention
+        return attend_regions(scores, visual, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         visual_shape = tuple(input_shape[0])

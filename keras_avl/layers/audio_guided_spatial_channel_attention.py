@@ -21,6 +21,8 @@ layer is the paper's AGSCA without it.
 import keras
 from keras import ops
 
+from keras_avl.numerics import attend_regions
+
 from keras_avl.validation import check_positive_int
 
 
@@ -89,11 +91,7 @@ class AudioGuidedSpatialChannelAttention(keras.layers.Layer):
         visual = visual * ops.expand_dims(channel + 1.0, -2)
         joint = ops.relu(affine(visual, "v2")) * ops.expand_dims(ops.relu(affine(audio, "a2")), -2)
         scores = ops.squeeze(ops.tanh(ops.matmul(joint, self.w_s) + self.b_s), -1)
-        attention = ops.cast(
-            ops.softmax(ops.cast(scores, "float32"), axis=-1), self.compute_dtype
-        )
-        attended = ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2)
-        return attended, attention
+        return attend_regions(scores, visual, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         visual_shape = tuple(input_shape[0])

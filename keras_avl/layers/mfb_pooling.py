@@ -11,7 +11,7 @@ is the attention-weighted sum of the regions (eq. 6).
 import keras
 from keras import ops
 
-from keras_avl.numerics import safe_l2_normalize, signed_sqrt
+from keras_avl.numerics import attend_regions, safe_l2_normalize, signed_sqrt
 from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 from keras_avl.validation import check_positive_int, check_rate
 
@@ -153,10 +153,7 @@ class MFBPooling(keras.layers.Layer):
         logits = ops.squeeze(
             ops.matmul(normalized, ops.cast(self.W_z, "float32")), -1
         ) + ops.cast(self.b_z, "float32")
-        attention = ops.softmax(logits, axis=-1)  # eq. 5, over the S regions
-        attention = ops.cast(attention, self.compute_dtype)
-        attended = ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2)
-        return attended, attention
+        return attend_regions(logits, visual, self.compute_dtype)  # eqs. 5-6
 
     def uses_fused_kernel(self):
         """Whether `fused` (resolved per backend and d_v when `"auto"`)
