@@ -24,11 +24,15 @@ def _numpy(x):
     return ops.convert_to_numpy(x)
 
 
-@pytest.mark.parametrize("fusion", ["mul", "add", "concat", "lstm", "mfb", "avfb"])
-def test_layer_contract(rng, tmp_path, fusion):
+@pytest.mark.parametrize(
+    "fusion, mf_normalization",
+    [(fusion, "none") for fusion in ("mul", "add", "concat", "lstm", "mfb", "avfb")]
+    + [("avfb", "rms")],
+)
+def test_layer_contract(rng, tmp_path, fusion, mf_normalization):
     run_layer_test(
         AVFBLayer,
-        dict(SMALL, fusion=fusion),
+        dict(SMALL, fusion=fusion, mf_normalization=mf_normalization),
         list(_inputs(rng)),
         [(B, T, DV), (B, T, S)],
         tmp_path,
@@ -163,3 +167,23 @@ def test_graph_mode_with_unknown_batch_keeps_regions_static(rng):
     )
     for got, want in zip(traced(visual, audio), expected):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_rms_normalised_mf_against_numpy(rng):
+    """mf_normalization="rms": IF_v = LF_v + MF_v / sqrt(mean(MF_v^2) + 1e-6)."""
+    visual, audio = _inputs(rng)
+    layer = AVFBLayer(**dict(SMALL, mf_normalization="rms"))
+    fused, attention = (_numpy(x) for x in layer([visual, audio]))
+    for b in range(B):
+        lstm_fused = _lstm_branch(layer, visual[b], audio[b])
+        mfb_fused, ref_lambda = _mfb_branch(layer, visual[b], audio[b])
+        rms = np.sqrt(np.mean(mfb_fused**2, axis=-1, keepdims=True) + 1e-6)
+        np.testing.assert_allclose(attention[b], ref_lambda, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fused[b], lstm_fused + mfb_fused / rms, rtol=1e-4, atol=1e-5)
+
+
+def test_mf_normalization_needs_the_sum_of_eq_7():
+    with pytest.raises(ValueError, match="mf_normalization"):
+        AVFBLayer(**dict(SMALL, fusion="mfb", mf_normalization="rms"))
+    with pytest.raises(ValueError, match="mf_normalization"):
+        AVFBLayer(**dict(SMALL, mf_normalization="l2"))

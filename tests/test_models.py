@@ -143,6 +143,12 @@ def test_config_json_round_trip():
         ({"mfb_factor": 0}, "mfb_factor"),
         ({"grid": (7,)}, "grid"),
         ({"dropout": 1.0}, "dropout"),
+        ({"mf_normalization": "l2"}, "mf_normalization"),
+        ({"weak_pooling": "max"}, "weak_pooling"),
+        ({"head_units": (0,)}, "head_units"),
+        ({"swab_rescale": "yes"}, "swab_rescale"),
+        ({"architecture": "avatt", "head_units": (8,)}, "paper's model"),
+        ({"architecture": "avatt-keras-avl", "weak_pooling": "max-logits"}, "paper's model"),
     ],
 )
 def test_bad_config_names_the_field(changes, message):
@@ -276,3 +282,36 @@ def test_unknown_variant_and_bad_unsupervised_options_name_themselves():
         TINY.replace(temperature=0.0)
     with pytest.raises(ValueError, match="segment_weight"):
         TINY.replace(segment_weight=-1.0)
+
+
+def test_weak_max_logits_pools_the_segment_scores_of_real_segments(rng):
+    """weak_pooling="max-logits": video probabilities = softmax over the classes
+    of the segment scores max-pooled over the real segments (NumPy)."""
+    config = TINY.replace(weak_pooling="max-logits", dropout=0.0)
+    model = build_model(config, "weak")
+    x, _ = _batch(config, rng, "weak")
+    x["segment_mask"] = np.ones((B, config.segments), "float32")
+    x["segment_mask"][1, 2:] = 0.0
+    scores = ops.convert_to_numpy(
+        keras.Model(model.input, model.get_layer("segment_logits").output)(x)
+    )
+    pooled = np.stack([scores[b][x["segment_mask"][b] > 0].max(axis=0) for b in range(B)])
+    expected = np.exp(pooled - pooled.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(ops.convert_to_numpy(model(x)), expected, rtol=1e-5, atol=1e-6)
+    segment = inference_model(model)(x)["segment_probabilities"]
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(segment).sum(-1), 1.0, rtol=1e-5
+    )
+
+
+def test_head_units_add_relu_layers_before_the_softmax(rng, tmp_path):
+    config = TINY.replace(head_units=(7, 3))
+    model = build_supervised(config)
+    assert tuple(model.get_layer("head_dense_0").kernel.shape)[1] == 7
+    assert tuple(model.get_layer("head_dense_1").kernel.shape) == (7, 3)
+    assert tuple(model.get_layer("segment_probabilities").kernel.shape) == (3, 5)
+    x, y = _batch(config, rng, "supervised")
+    _fit_and_round_trip(model, x, y, tmp_path, run_eagerly=True)
+    names = {layer.name for layer in build_model(TINY, "weak").layers}
+    assert not {"head_dense_0", "segment_logits"} & names  # the faithful default

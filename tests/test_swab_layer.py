@@ -16,10 +16,11 @@ def _h(rng):
     return rng.normal(size=(B, T, D)).astype("float32")
 
 
-def test_layer_contract(rng, tmp_path):
+@pytest.mark.parametrize("rescale", [False, True])
+def test_layer_contract(rng, tmp_path, rescale):
     run_layer_test(
         SWABLayer,
-        {"units": UNITS},
+        {"units": UNITS, "rescale": rescale},
         _h(rng),
         [(B, T, D), (B, T)],
         tmp_path,
@@ -123,3 +124,24 @@ def test_bad_arguments_name_the_argument(kwargs, message):
 def test_wrong_rank_is_rejected(rng):
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):
         SWABLayer(units=UNITS)(rng.normal(size=(B, D)).astype("float32"))
+
+
+def test_rescale_multiplies_s_by_the_real_segments(rng):
+    """rescale=True: s_t = n_real * alpha_t h_t, alpha unchanged (NumPy eq. 9-11)."""
+    h = _h(rng)
+    mask = np.ones((B, T), bool)
+    mask[1, 3:] = False
+    layer = SWABLayer(units=UNITS, rescale=True)
+    layer.build(h.shape)
+    _randomize_biases(layer, rng)
+    w = weights_by_name(layer)
+    s, alpha = (ops.convert_to_numpy(x) for x in layer(h, mask=mask))
+    for b in range(B):
+        ref_s, ref_alpha = swab_sequence(
+            h[b], w["W_g"], w["b_g"], w["W_gbar"], w["b_gbar"], w["W_alpha"],
+            w["b_alpha"], "mean+max", mask=mask[b],
+        )
+        np.testing.assert_allclose(alpha[b], ref_alpha, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(s[b], mask[b].sum() * ref_s, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="rescale"):
+        SWABLayer(units=UNITS, rescale="yes")

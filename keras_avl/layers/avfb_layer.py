@@ -7,6 +7,12 @@ Two fusions of the visual regions F_v and the segment audio F_a:
   over all segments).
 The audio-assisted visual feature is IF_v = LF_v + MF_v (eq. 7). The `fusion`
 argument selects the ablations of the paper's Table 2.
+
+Eq. 7 adds a tanh-bounded LF_v to an unnormalised MF_v, whose scale is that of
+the visual features (VGG-19 pool5 values run to the hundreds); the option
+`mf_normalization="rms"` divides MF_v by its root mean square per segment
+before the sum, so that the two terms have the same scale (not in the paper;
+see docs/reproducing_the_paper.md).
 """
 
 import keras
@@ -16,6 +22,7 @@ from keras_avl.layers.mfb_pooling import MFBPooling
 from keras_avl.validation import check_choice, check_positive_int, check_rate
 
 FUSIONS = ("mul", "add", "concat", "lstm", "mfb", "avfb")
+MF_NORMALIZATIONS = ("none", "rms")
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")
@@ -32,6 +39,9 @@ class AVFBLayer(keras.layers.Layer):
             (l_v + Dense(F_a)), `"concat"` (Dense([l_v, F_a])), `"lstm"` (LF_v
             only), `"mfb"` (MF_v only) or `"avfb"` (LF_v + MF_v, the paper's).
             Variants without MFB return a uniform attention.
+        mf_normalization: `"none"` (eq. 7 as written) or `"rms"` (MF_v
+            divided by its root mean square over the d_v channels, per
+            segment, before it is added to LF_v; `"avfb"` fusion only).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -61,6 +71,7 @@ class AVFBLayer(keras.layers.Layer):
         mfb_output_dim=256,
         mfb_dropout=0.0,
         fusion="avfb",
+        mf_normalization="none",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,6 +80,14 @@ class AVFBLayer(keras.layers.Layer):
         self.mfb_output_dim = check_positive_int("mfb_output_dim", mfb_output_dim)
         self.mfb_dropout = check_rate("mfb_dropout", mfb_dropout)
         self.fusion = check_choice("fusion", fusion, FUSIONS)
+        self.mf_normalization = check_choice(
+            "mf_normalization", mf_normalization, MF_NORMALIZATIONS
+        )
+        if mf_normalization != "none" and fusion != "avfb":
+            raise ValueError(
+                "`mf_normalization` applies to eq. 7's sum (fusion='avfb'); received "
+                f"mf_normalization={mf_normalization!r} with fusion={fusion!r}."
+            )
         policy = self.dtype_policy
         self.uses_lstm = fusion in ("lstm", "avfb")
         self.uses_mfb = fusion in ("mfb", "avfb")
@@ -149,6 +168,10 @@ class AVFBLayer(keras.layers.Layer):
         mfb_fused, attention = self.mfb([visual, audio], training=training)
         if not self.uses_lstm:
             return mfb_fused, attention
+        if self.mf_normalization == "rms":
+            mean_square = ops.mean(ops.square(mfb_fused), axis=-1, keepdims=True)
+            # The epsilon keeps an all-zero MF_v (all regions silent) finite.
+            mfb_fused = mfb_fused * ops.rsqrt(mean_square + 1e-6)
         return lstm_fused + mfb_fused, attention  # eq. 7
 
     def compute_output_shape(self, input_shape):
@@ -164,6 +187,7 @@ class AVFBLayer(keras.layers.Layer):
                 "mfb_output_dim": self.mfb_output_dim,
                 "mfb_dropout": self.mfb_dropout,
                 "fusion": self.fusion,
+                "mf_normalization": self.mf_normalization,
             }
         )
         return config

@@ -4,6 +4,11 @@ Global information about the whole video (mean and/or max over the segments of
 the LSTM outputs h_t) gates every segment's own projection; the gated vector
 P_t is scored and soft-maxed over the segments into alpha_t (eq. 10), which
 scales h_t (eq. 11).
+
+Since alpha sums to one over the T segments, s_t = alpha_t h_t is about h_t / T
+(a tenth of h_t on AVE); `rescale=True` multiplies s_t by the number of real
+segments, so that a uniform alpha gives s_t = h_t (not in the paper; see
+docs/reproducing_the_paper.md).
 """
 
 import keras
@@ -22,6 +27,8 @@ class SWABLayer(keras.layers.Layer):
         units: int, the size of the gates g and g-bar of eq. 9.
         pooling: one of `"mean"`, `"max"` or `"mean+max"` (the paper's
             default): which global pooling feeds g-tilde (Table 3).
+        rescale: bool, multiply s_t by the number of real segments (False:
+            eq. 11 as written).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Weights carry the paper's names: `W_g`, `b_g` (shared by the mean and the
@@ -47,10 +54,13 @@ class SWABLayer(keras.layers.Layer):
     ((2, 10, 16), (2, 10))
     """
 
-    def __init__(self, units=128, pooling="mean+max", **kwargs):
+    def __init__(self, units=128, pooling="mean+max", rescale=False, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
         self.pooling = check_choice("pooling", pooling, POOLINGS)
+        if not isinstance(rescale, bool):
+            raise ValueError(f"`rescale` must be True or False; received rescale={rescale!r}.")
+        self.rescale = rescale
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -101,8 +111,11 @@ class SWABLayer(keras.layers.Layer):
         logits = ops.squeeze(ops.matmul(p, self.W_alpha), -1) + self.b_alpha
         logits = ops.where(mask, ops.cast(logits, "float32"), -1e9)
         alpha = ops.softmax(logits, axis=-1) * ops.cast(mask, "float32")  # eq. 10
+        weights = alpha
+        if self.rescale:
+            weights = alpha * ops.sum(ops.cast(mask, "float32"), axis=1, keepdims=True)
         alpha = ops.cast(alpha, self.compute_dtype)
-        s = ops.expand_dims(alpha, -1) * h  # eq. 11
+        s = ops.expand_dims(ops.cast(weights, self.compute_dtype), -1) * h  # eq. 11
         return s, alpha
 
     def compute_mask(self, inputs, mask=None):
@@ -113,5 +126,5 @@ class SWABLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units, "pooling": self.pooling})
+        config.update({"units": self.units, "pooling": self.pooling, "rescale": self.rescale})
         return config

@@ -84,7 +84,8 @@ class _Stream:
     def __init__(self, config, modality):
         self.lstm = _temporal_lstm(config, f"{modality}_lstm")
         self.swab = (
-            SWABLayer(config.swab_units, config.swab_pooling, name=f"{modality}_swab")
+            SWABLayer(config.swab_units, config.swab_pooling, rescale=config.swab_rescale,
+                      name=f"{modality}_swab")
             if config.use_swab
             else None
         )
@@ -107,6 +108,7 @@ def _visual_features(config, visual, audio):
             mfb_output_dim=config.mfb_output_dim,
             mfb_dropout=config.mfb_dropout,
             fusion=config.fusion,
+            mf_normalization=config.mf_normalization,
             name="avfb",
         )([visual, audio])
         return fused, attention
@@ -202,6 +204,17 @@ def _avatt_segment_logits(config, inputs, mask):
     )(features)
 
 
+def _paper_classifier_features(config, inputs, mask):
+    """The paper's segment features through the hidden layers of the head and
+    the dropout, ready for the last (softmax) layer."""
+    features = _paper_segment_features(config, inputs, mask)
+    for index, units in enumerate(config.head_units):
+        features = keras.layers.Dense(units, activation="relu", name=f"head_dense_{index}")(
+            features
+        )
+    return keras.layers.Dropout(config.dropout, name="classifier_dropout")(features)
+
+
 def _segment_probabilities(config, inputs, mask):
     if config.architecture == "ezvsl":
         raise ValueError(
@@ -216,9 +229,9 @@ def _segment_probabilities(config, inputs, mask):
         )(_avatt_segment_logits(config, inputs, mask))
     if config.architecture == "avatt-keras-avl":
         features = _avatt_segment_features(config, inputs, mask)
+        features = keras.layers.Dropout(config.dropout, name="classifier_dropout")(features)
     else:
-        features = _paper_segment_features(config, inputs, mask)
-    features = keras.layers.Dropout(config.dropout, name="classifier_dropout")(features)
+        features = _paper_classifier_features(config, inputs, mask)
     # float32 softmax also under a mixed-precision policy.
     return keras.layers.Dense(
         config.num_classes,
@@ -263,12 +276,19 @@ def build_weakly_supervised(config=None, compile=True):
     config = config or AVLConfig()
     inputs = model_inputs(config)
     mask = _real_segments(inputs)
-    if config.architecture == "avatt":
+    if config.architecture == "avatt" or (
+        config.architecture == "paper" and config.weak_pooling == "max-logits"
+    ):
         # models_weakly.py: MaxPool1d over time of the segment scores (real
         # segments only), then softmax.
-        video_logits = MILPooling(pooling="max", name="video_logits")(
-            _avatt_segment_logits(config, inputs, mask), mask=mask
+        logits = (
+            _avatt_segment_logits(config, inputs, mask)
+            if config.architecture == "avatt"
+            else keras.layers.Dense(config.num_classes, dtype="float32", name="segment_logits")(
+                _paper_classifier_features(config, inputs, mask)
+            )
         )
+        video_logits = MILPooling(pooling="max", name="video_logits")(logits, mask=mask)
         video_probabilities = keras.layers.Activation(
             "softmax", dtype="float32", name="video_probabilities"
         )(video_logits)

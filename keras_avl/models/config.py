@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from keras_avl.layers.avfb_layer import FUSIONS
+from keras_avl.layers.avfb_layer import FUSIONS, MF_NORMALIZATIONS
 from keras_avl.layers.swab_layer import POOLINGS
 from keras_avl.models.config_serialization import ConfigSerialization
 from keras_avl.models.protocols import PROTOCOLS
@@ -12,6 +12,14 @@ from keras_avl.validation import check_choice, check_positive_int, check_rate
 ARCHITECTURES = ("paper", "avatt", "avatt-keras-avl", "ezvsl")
 # Rows of the paper's Table 1: which streams feed the classifier.
 MODALITIES = ("audio", "visual", "fused_visual", "audio+visual", "audio+fused_visual")
+# How the weak regime turns segment predictions into the video's: the mean of
+# the segment probabilities (the paper's MIL pooling, §3.6) or the softmax of
+# the segment scores max-pooled over time (the released A+V-att's).
+WEAK_POOLINGS = ("mean-probabilities", "max-logits")
+# The paper-model options of the "does the paper trail A+V-att?" study
+# (docs/reproducing_the_paper.md), with their faithful values.
+PAPER_ONLY_DEFAULTS = {"mf_normalization": "none", "swab_rescale": False, "head_units": (),
+                       "weak_pooling": "mean-probabilities"}
 
 
 @dataclasses.dataclass
@@ -46,6 +54,17 @@ class AVLConfig(ConfigSerialization):
         bidirectional: whether the temporal LSTMs are bidirectional.
         use_swab, swab_units, swab_pooling: SWAB on/off, its size and pooling
             (Table 3).
+        mf_normalization: `"none"` (eq. 7 as written) or `"rms"` (MF_v scaled
+            to unit root mean square before LF_v + MF_v; see `AVFBLayer`).
+        swab_rescale: multiply SWAB's s_t = alpha_t h_t by the number of real
+            segments (False: eq. 11 as written; see `SWABLayer`).
+        head_units: sizes of the hidden ReLU Dense layers of the classifier
+            before its softmax layer (the paper's "series of fully connected
+            layers", §3 step 6, sizes unstated; () = the softmax layer only;
+            A+V-att has one of 64).
+        weak_pooling: `"mean-probabilities"` (the paper's MIL pooling) or
+            `"max-logits"` (the released A+V-att's: softmax of the segment
+            scores max-pooled over the real segments).
         use_aggregation: eq. 12 aggregation on/off (Table 3); off means the
             classifier reads the concatenated stream features.
         dropout: dropout before the classifier (the released A+V-att has none:
@@ -82,6 +101,10 @@ class AVLConfig(ConfigSerialization):
     use_swab: bool = True
     swab_units: int = 128
     swab_pooling: str = "mean+max"
+    mf_normalization: str = "none"
+    swab_rescale: bool = False
+    head_units: tuple = ()
+    weak_pooling: str = "mean-probabilities"
     use_aggregation: bool = True
     dropout: float = 0.2
     margin: float = 0.7
@@ -114,6 +137,20 @@ class AVLConfig(ConfigSerialization):
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
         check_choice("swab_pooling", self.swab_pooling, POOLINGS)
+        check_choice("mf_normalization", self.mf_normalization, MF_NORMALIZATIONS)
+        check_choice("weak_pooling", self.weak_pooling, WEAK_POOLINGS)
+        if not isinstance(self.swab_rescale, bool):
+            raise ValueError(
+                f"`swab_rescale` must be True or False; received swab_rescale={self.swab_rescale!r}."
+            )
+        self.head_units = tuple(check_positive_int("head_units", units) for units in self.head_units)
+        changed = [name for name, default in PAPER_ONLY_DEFAULTS.items()
+                   if getattr(self, name) != default]
+        if changed and self.architecture != "paper":
+            raise ValueError(
+                f"{changed} are options of the paper's model (architecture='paper'); "
+                f"received architecture={self.architecture!r}."
+            )
         check_choice("protocol", self.protocol, PROTOCOLS)
         self.mfb_dropout = check_rate("mfb_dropout", self.mfb_dropout)
         self.dropout = check_rate("dropout", self.dropout)
