@@ -15,6 +15,7 @@ def test_train_then_evaluate_unsupervised_on_the_embedded_default(home, tmp_path
     assert code == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"] is None and config["training"]["embedded_size"] == "tiny"
+    assert config["training"]["deterministic"] is True  # the default, as in `compare`
     assert (home / "datasets").is_dir()  # generated on first use
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["monitor"] == "val_loss" and metrics["completed"]
@@ -27,6 +28,14 @@ def test_train_then_evaluate_unsupervised_on_the_embedded_default(home, tmp_path
     assert "Segment accuracy: n/a" in report and "Pointing game:" in report
     stored = json.loads((run_dir / "metrics.json").read_text())["evaluation"]["test"]
     assert f"{100 * stored['pointing_game']:.2f}%" in report
+
+
+def test_deterministic_is_the_default_and_can_be_turned_off():
+    from keras_avl.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train"]).deterministic is True
+    assert parser.parse_args(["train", "--no-deterministic"]).deterministic is False
 
 
 def test_existing_run_folder_is_a_clear_error(tmp_path, capsys):

@@ -3,6 +3,7 @@
 A thin shell over `keras_avl.training.train`.
 """
 
+import argparse
 import json
 
 from keras_avl.cli.errors import reports_errors
@@ -126,8 +127,10 @@ def register(subparsers):
     parser.add_argument("--data-path", default="auto", choices=("auto", "memory", "stream"),
                         help="read the visual features into memory once, or stream them "
                         "from the file per batch (auto: memory when they fit)")
-    parser.add_argument("--deterministic", action="store_true",
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                         help="deterministic ops (TensorFlow op determinism, XLA's "
-                        "deterministic GPU ops): the run repeats exactly for its seed")
+                        "deterministic GPU ops; the default): the run repeats exactly for "
+                        "its seed and equals that seed's `compare` run; --no-deterministic "
+                        "lets TensorFlow pick faster kernels")
     add_training_arguments(parser)
     parser.set_defaults(func=run)

@@ -164,7 +164,7 @@ def train(
     jit_compile=None,
     steps_per_execution=1,
     data_path="auto",
-    deterministic=False,
+    deterministic=True,
     protocol=None,
     **model_overrides,
 ):
@@ -206,9 +206,12 @@ def train(
             `"stream"` (`keras_avl.data.pipeline.visual_data_path`); the
             batches are the same. Not saved in the run: a resumed run chooses
             again.
-        deterministic: deterministic ops (`keras_avl.determinism`), so that the
-            run repeats exactly for its seed on one machine; recorded in the
-            run's settings and re-applied on resume.
+        deterministic: deterministic ops (`keras_avl.determinism`, the
+            default), so that the run repeats exactly for its seed on one
+            machine and equals the same seed's run of `compare`; recorded in
+            the run's settings and re-applied on resume. False lets TensorFlow
+            choose other kernels: on the 2-core CPU about a third faster, and a
+            different result for the same seed.
         protocol: a method's own recipe (`keras_avl.training.protocols`, e.g.
             `"psp-cvpr21-supervised"`): it sets the batch size, the learning
             rate and its schedule, the gradient clipping, the config values of
