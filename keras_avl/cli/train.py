@@ -22,6 +22,11 @@ def add_training_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--selection", default="val-loss",
+                        choices=("val-loss", "audio-dependence"),
+                        help="unsupervised regime: keep the epoch of lowest val loss "
+                        "(default) or of the most audio-dependent spatial attention on "
+                        "val (label-free; keras_avl.training.audio_dependence)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
 
@@ -52,6 +57,7 @@ def training_kwargs(args):
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        selection=args.selection,
         **parse_overrides(args.set),
     )
 
