@@ -7,14 +7,14 @@ the kept checkpoint on test (pointing game, cIoU, AUC), and records, as
 diagnostics only (never used for selection), the val pointing game and the
 mean concentration of lambda (1 - its entropy / log S over the real val
 segments) of every epoch, so that the epoch selection itself can be judged.
-With `--selection audio-dependence` the epoch of lowest val loss of the same
+With `--selection audio-consistency` the epoch of lowest val loss of the same
 run is also kept (`best_val_loss.keras`) and evaluated, so both selections are
 compared on one training trajectory. One JSON line per run is appended to
 --out; a mean ± std table is printed at the end.
 
     python scripts/unsupervised_study.py --variants paper,fusion-mfb --seeds 0,1,2 \
         --epochs 40 --out /tmp/study.jsonl [--data FOLDER] [--set segment_weight=1] \
-        [--selection audio-dependence]
+        [--selection audio-consistency]
 """
 
 import argparse
@@ -28,9 +28,9 @@ import keras
 import numpy as np
 
 from keras_avl.cli.train import parse_overrides
-from keras_avl.data import make_dataset
 from keras_avl.models import inference_model
 from keras_avl.training import evaluate, train
+from keras_avl.training.audio_consistency import val_batches
 from keras_avl.training.callbacks import BestCheckpoint
 from keras_avl.training.metrics import pointing_game
 from keras_avl.training.train import resolve_data
@@ -47,24 +47,39 @@ def concentration(attention, valid):
 
 class ValPointingGame(keras.callbacks.Callback):
     """Records the val pointing game and the concentration of lambda after
-    every epoch (diagnostics)."""
+    every epoch (diagnostics), and keeps every epoch's val lambda with the
+    video's own audio and with another video's (the pairs of
+    `selection="audio-consistency"`), written by `save` for offline analysis."""
 
-    def __init__(self, data, batch_size):
+    def __init__(self, data, batch_size, seed):
         super().__init__()
-        self.data = data
-        self.inputs = make_dataset(data, "val", "unsupervised", batch_size,
-                                   shuffle=False).map(lambda x, y: x)
+        self.batches = val_batches(data, batch_size, seed)
         order = data.orders["val"]
         self.regions = data.regions[order]
         self.valid = data.segment_mask[order] != 0
         self.event = (data.segment_labels[order].argmax(-1) != data.background) & self.valid
         self.values, self.concentrations = [], []
+        self.own, self.swapped = [], []
 
     def on_epoch_end(self, epoch, logs=None):
-        attention = inference_model(self.model).predict(self.inputs, verbose=0)[
-            "spatial_attention"]
-        self.values.append(pointing_game(attention, self.regions, self.event)["pointing_game"])
-        self.concentrations.append(concentration(attention, self.valid))
+        model = inference_model(self.model)
+        own, swapped = (np.concatenate([
+            model.predict_on_batch({**inputs, "audio": inputs[key]})["spatial_attention"]
+            for inputs in self.batches]) for key in ("audio", "audio_negative"))
+        self.own.append(own.astype(np.float32))
+        self.swapped.append(swapped.astype(np.float32))
+        self.values.append(pointing_game(own, self.regions, self.event)["pointing_game"])
+        self.concentrations.append(concentration(own, self.valid))
+
+    def save(self, path):
+        """val lambda per epoch (E, N, T, H, W), own and other audio, with the
+        masks, regions and event segments needed to score it."""
+        np.savez_compressed(
+            path, own=np.stack(self.own), swapped=np.stack(self.swapped),
+            segment_mask=np.concatenate([b["segment_mask"] for b in self.batches]),
+            segment_mask_negative=np.concatenate(
+                [b["segment_mask_negative"] for b in self.batches]),
+            regions=self.regions, event=self.event)
 
 
 def test_metrics(run):
@@ -94,7 +109,7 @@ def main():
         for seed in (int(s) for s in args.seeds.split(",")):
             name = f"{variant}{args.tag}-s{seed}"
             run_dir = Path(args.runs) / name
-            diagnostic = ValPointingGame(data, args.batch_size)
+            diagnostic = ValPointingGame(data, args.batch_size, seed)
             callbacks = [diagnostic]
             if args.selection != "val-loss":
                 callbacks.append(BestCheckpoint(run_dir / VAL_LOSS_CHECKPOINT, "val_loss", "min"))
@@ -104,6 +119,7 @@ def main():
                         callbacks=callbacks, deterministic=True,
                         selection=args.selection, **overrides)
             seconds = round(time.time() - start, 1)
+            diagnostic.save(run_dir / "val_attention.npz")
             metrics = json.loads((run.path / "metrics.json").read_text())
             history = metrics["history"]
             result = test_metrics(run)
@@ -117,7 +133,7 @@ def main():
                 "best_epoch": metrics["best_epoch"],
                 "val_loss": [e["val_loss"] for e in history],
                 "loss": [e["loss"] for e in history],
-                "val_audio_dependence": [e.get("val_audio_dependence") for e in history],
+                "val_audio_consistency": [e.get("val_audio_consistency") for e in history],
                 "val_pointing_game": diagnostic.values,
                 "val_concentration": diagnostic.concentrations,
                 "seconds": seconds,

@@ -23,10 +23,11 @@ def add_training_arguments(parser):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--selection", default="val-loss",
-                        choices=("val-loss", "audio-dependence"),
+                        choices=("val-loss", "audio-consistency"),
                         help="unsupervised regime: keep the epoch of lowest val loss "
-                        "(default) or of the most audio-dependent spatial attention on "
-                        "val (label-free; keras_avl.training.audio_dependence)")
+                        "(default) or of the spatial attention most consistent over time with "
+                        "the video's own sound on val (label-free; "
+                        "keras_avl.training.audio_consistency)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
 

@@ -19,7 +19,7 @@ from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES
 from keras_avl.models.registry import model_names
 from keras_avl.runs import METRICS_FILE
-from keras_avl.training.audio_dependence import DEFAULT_SELECTION
+from keras_avl.training.audio_consistency import DEFAULT_SELECTION
 from keras_avl.training.evaluate import evaluate
 from keras_avl.training.train import DEFAULT_EPOCHS, train
 from keras_avl.validation import check_choice

@@ -16,8 +16,9 @@ Checkpoint selection: the supervised and weak regimes keep the epoch of best
 validation accuracy (per segment for supervised, per video for weak, the
 labels each regime trains on); the unsupervised regime has no labels and keeps
 the epoch of lowest validation AVTGML loss, or, with
-`selection="audio-dependence"`, the epoch whose spatial attention depends most
-on the audio (`keras_avl.training.audio_dependence`; no labels either).
+`selection="audio-consistency"`, the epoch whose spatial attention is most
+consistent over time with the video's own sound, beyond what another video's
+sound gives (`keras_avl.training.audio_consistency`; no labels either).
 """
 
 import json
@@ -43,7 +44,7 @@ from keras_avl.runs import (
     Run,
     load_run,
 )
-from keras_avl.training.audio_dependence import (
+from keras_avl.training.audio_consistency import (
     DEFAULT_SELECTION,
     check_selection,
     selection_callbacks,
@@ -223,9 +224,10 @@ def train(
             the recipe (overrides still win) and, unless `epochs` is given, the
             epochs; recorded in `config.json`. The epoch is still selected on val.
         selection: how the unsupervised regime selects its epoch on val:
-            `"val-loss"` (default: the lowest loss) or `"audio-dependence"`
-            (the most audio-dependent lambda, without labels; see
-            `keras_avl.training.audio_dependence`); recorded in
+            `"val-loss"` (default: the lowest loss) or `"audio-consistency"`
+            (the lambda most consistent over time with the video's own sound,
+            without labels; see
+            `keras_avl.training.audio_consistency`); recorded in
             `config.json` and `metrics.json` (`monitor`).
         **model_overrides: fields of the model's config to change (e.g.
             `hidden=64`): `AVLConfig` for the variants, the method's own config
