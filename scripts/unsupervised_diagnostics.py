@@ -11,6 +11,13 @@ gram [--data FOLDER]: a model-free check of what the Gram criterion rewards:
     for every test video with events, the cosine <G(F_v,s), G(F_a)> of the
     normalised Gram matrix of each cell's raw visual sequence with the audio's;
     how often the best cell is on the sounding object, against chance.
+selection NPZ...: label-free epoch-selection criteria per epoch, from the
+    `val_attention.npz` that `unsupervised_study.py` writes into each run
+    folder (val lambda of every epoch with the own and another video's
+    audio): the val pointing game (labels; the yardstick only), the audio
+    dependence (mean total variation between lambda(v, a) and lambda(v, a')),
+    the temporal correlation of consecutive maps with the own audio and with
+    the other audio, and their difference C (`selection="audio-consistency"`).
 """
 
 import argparse
@@ -114,6 +121,28 @@ def gram(args):
     print(json.dumps(results, indent=2))
 
 
+def selection(args):
+    from keras_avl.training.audio_consistency import temporal_correlations
+    from keras_avl.training.metrics import pointing_game
+
+    for path in args.npz:
+        z = np.load(path)
+        valid = (z["segment_mask"] != 0) & (z["segment_mask_negative"] != 0)
+        pairs = valid[:, 1:] & valid[:, :-1]
+        for epoch, (own, swapped) in enumerate(zip(z["own"], z["swapped"]), 1):
+            n, t = own.shape[:2]
+            distance = 0.5 * np.abs(own - swapped).reshape(n, t, -1).sum(-1)
+            rho_own, rho_other = (temporal_correlations(m)[pairs].mean() for m in (own, swapped))
+            print(json.dumps({
+                "npz": str(path), "epoch": epoch,
+                "val_pointing_game": pointing_game(own, z["regions"], z["event"])[
+                    "pointing_game"],
+                "audio_dependence": float(distance[valid].mean()),
+                "consistency_own_audio": float(rho_own),
+                "consistency_other_audio": float(rho_other),
+                "audio_consistency": float(rho_own - rho_other)}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True)
@@ -126,6 +155,9 @@ def main():
     p.add_argument("--data", default=None)
     p.add_argument("--embedded-size", default="small")
     p.set_defaults(func=gram)
+    p = sub.add_parser("selection")
+    p.add_argument("npz", nargs="+", type=Path)
+    p.set_defaults(func=selection)
     args = parser.parse_args()
     args.func(args)
 

@@ -23,6 +23,12 @@ def add_training_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--selection", default="val-loss",
+                        choices=("val-loss", "audio-consistency"),
+                        help="unsupervised regime: keep the epoch of lowest val loss "
+                        "(default) or of the spatial attention most consistent over time with "
+                        "the video's own sound on val (label-free; "
+                        "keras_avl.training.audio_consistency)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
 
@@ -53,6 +59,7 @@ def training_kwargs(args):
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        selection=args.selection,
         **parse_overrides(args.set),
     )
 

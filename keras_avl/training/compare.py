@@ -19,6 +19,7 @@ from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES
 from keras_avl.models.registry import model_names
 from keras_avl.runs import METRICS_FILE
+from keras_avl.training.audio_consistency import DEFAULT_SELECTION
 from keras_avl.training.evaluate import evaluate
 from keras_avl.training.train import DEFAULT_EPOCHS, train
 from keras_avl.validation import check_choice
@@ -107,8 +108,11 @@ def _chance(summary):
     return "n/a" if summary["mean"] is None else f"{100 * summary['mean']:.1f}"
 
 
-def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size):
+def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
+                    selection=DEFAULT_SELECTION):
     words = ["--epochs", str(epochs)]
+    if selection != DEFAULT_SELECTION:
+        words += ["--selection", selection]
     if batch_size != 64:
         words += ["--batch-size", str(batch_size)]
     if learning_rate != 1e-3:
@@ -123,21 +127,24 @@ def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded
 
 
 def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_rate, seed,
-                  overrides, embedded_size="small"):
+                  overrides, embedded_size="small", selection=DEFAULT_SELECTION):
     """The `keras-avl train` command line that trains one run of a row."""
     return shlex.join(
         ["keras-avl", "train", "--regime", regime, "--model", variant, "--seed", str(seed),
          "--run-dir", str(run_dir), "--deterministic"]
-        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size))
+        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
+                          selection))
 
 
 def compare_command(runs_dir, regime, variant, seeds, split, data, epochs, batch_size,
-                    learning_rate, overrides, embedded_size="small"):
+                    learning_rate, overrides, embedded_size="small",
+                    selection=DEFAULT_SELECTION):
     """The `keras-avl compare` command line that reproduces one whole row."""
     return shlex.join(
         ["keras-avl", "compare", "--regimes", regime, "--models", variant,
          "--seeds", ",".join(map(str, seeds)), "--split", split, "--runs-dir", str(runs_dir)]
-        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size))
+        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
+                          selection))
 
 
 def markdown_table(rows, title=None):
@@ -182,6 +189,7 @@ def compare(
     verbose=1,
     embedded_size="small",
     seeds=None,
+    selection=DEFAULT_SELECTION,
     **model_overrides,
 ):
     """Trains every (regime, model) pair with every seed into
@@ -208,6 +216,8 @@ def compare(
         verbose: `fit` verbosity.
         embedded_size: the embedded default's size when `data` is None.
         seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
+        selection: the unsupervised regime's epoch selection (as `train`); the
+            other regimes are trained with their default.
 
     Returns:
         A list of row dicts: regime, variant, seeds, epochs, a summary
@@ -236,6 +246,8 @@ def compare(
     settings = dict(data=data, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, overrides=model_overrides,
                     embedded_size=embedded_size)
+    selections = {regime: selection if regime == "unsupervised" else DEFAULT_SELECTION
+                  for regime in regimes}
     rows = []
     for regime in regimes:
         for variant in models:
@@ -247,7 +259,8 @@ def compare(
                                 batch_size=batch_size, learning_rate=learning_rate,
                                 seed=run_seed, resume=resume and run_dir.exists(),
                                 verbose=verbose, embedded_size=embedded_size,
-                                deterministic=True, **model_overrides)
+                                deterministic=True, selection=selections[regime],
+                                **model_overrides)
                 except ValueError as error:
                     if regime == "unsupervised" and not run_dir.exists():
                         print(f"Skipped {regime}/{variant}: {error}")
@@ -261,7 +274,8 @@ def compare(
                     **{key: result[key] for key in _PER_RUN},
                     "train_command": train_command(
                         run_dir, regime, variant, data, epochs, batch_size,
-                        learning_rate, run_seed, model_overrides, embedded_size),
+                        learning_rate, run_seed, model_overrides, embedded_size,
+                        selections[regime]),
                     "evaluate_command": shlex.join(
                         ["keras-avl", "evaluate", str(run_dir), "--split", split]),
                 })
@@ -277,7 +291,7 @@ def compare(
                 "localization_note": per_seed[0]["localization_note"],
                 "per_seed": per_seed,
                 "command": compare_command(runs_dir, regime, variant, seeds, split,
-                                           **settings),
+                                           **settings, selection=selections[regime]),
             })
     if output is not None:
         output = Path(output)

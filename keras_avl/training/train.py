@@ -15,7 +15,10 @@ its epoch, so only that option's quick checks resume inexactly).
 Checkpoint selection: the supervised and weak regimes keep the epoch of best
 validation accuracy (per segment for supervised, per video for weak, the
 labels each regime trains on); the unsupervised regime has no labels and keeps
-the epoch of lowest validation AVTGML loss.
+the epoch of lowest validation AVTGML loss, or, with
+`selection="audio-consistency"`, the epoch whose spatial attention is most
+consistent over time with the video's own sound, beyond what another video's
+sound gives (`keras_avl.training.audio_consistency`; no labels either).
 """
 
 import json
@@ -40,6 +43,11 @@ from keras_avl.runs import (
     METRICS_FILE,
     Run,
     load_run,
+)
+from keras_avl.training.audio_consistency import (
+    DEFAULT_SELECTION,
+    check_selection,
+    selection_callbacks,
 )
 from keras_avl.training.protocols import get_protocol
 from keras_avl.validation import check_choice, check_positive_int
@@ -166,6 +174,7 @@ def train(
     data_path="auto",
     deterministic=True,
     protocol=None,
+    selection=DEFAULT_SELECTION,
     **model_overrides,
 ):
     """Trains a model and writes the run folder `run_dir`.
@@ -217,6 +226,12 @@ def train(
             rate and its schedule, the gradient clipping, the config values of
             the recipe (overrides still win) and, unless `epochs` is given, the
             epochs; recorded in `config.json`. The epoch is still selected on val.
+        selection: how the unsupervised regime selects its epoch on val:
+            `"val-loss"` (default: the lowest loss) or `"audio-consistency"`
+            (the lambda most consistent over time with the video's own sound,
+            without labels; see
+            `keras_avl.training.audio_consistency`); recorded in
+            `config.json` and `metrics.json` (`monitor`).
         **model_overrides: fields of the model's config to change (e.g.
             `hidden=64`): `AVLConfig` for the variants, the method's own config
             class for a registered method.
@@ -295,13 +310,16 @@ def train(
             training["deterministic"] = True
         if recipe is not None:
             training["protocol"] = recipe.to_dict()
+        if check_selection(selection, regime) is not None:
+            training["selection"] = selection
         data_arg = data
         data, _ = resolve_data(data, embedded_size)
         run = _new_run(run_dir, regime, variant, data, data_arg, embedded_size,
                        training, model_overrides)
 
     history, completed = _read_history(run_dir)
-    monitor, mode = MONITORS[run.regime]
+    selection = run.training.get("selection", DEFAULT_SELECTION)
+    monitor, mode = check_selection(selection, run.regime) or MONITORS[run.regime]
     if resume:
         _check_best_checkpoint(run, history, monitor, mode)
     if completed:
@@ -345,6 +363,8 @@ def train(
                              settings.get("steps_per_execution", 1))
         # Models of several outputs (PSP, CMBS) log their main output's metrics.
         monitor = registry.monitored_metric(model, run.regime, monitor)
+        selecting = selection_callbacks(selection, model, data, settings["batch_size"],
+                                        settings["seed"])
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             run.save_config()
@@ -354,6 +374,7 @@ def train(
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
+            *selecting,  # before the checkpoint: they add the monitored value
             # Before the backup: an epoch whose backup was not written is redone.
             BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
                            monitored_best(history, monitor, mode)),
