@@ -15,13 +15,15 @@ declare -A CONDITIONS=(
   [weak-head64]="--regimes weak --models paper --set head_units=[64]"
   [weak-bidirectional]="--regimes weak --models paper --set bidirectional=true"
   [weak-dropout0]="--regimes weak --models paper --set dropout=0"
-  [table3]="--regimes supervised --models avfb,avfb+swab-mean,avfb+swab-max,avfb+swab"
+  [weak-paper-plus]="--regimes weak --models paper-plus"
+  [supervised-paper-plus]="--regimes supervised --models paper-plus"
+  [table3]="--regimes supervised --models avfb,avfb+swab"
   [table3-swab-rescale]="--regimes supervised --models avfb+swab --set swab_rescale=true"
   [supervised-swab-rescale]="--regimes supervised --models paper --set swab_rescale=true"
   [supervised-mf-rms]="--regimes supervised --models paper --set mf_normalization=rms"
   [supervised-head64]="--regimes supervised --models paper --set head_units=[64]"
 )
-ORDER=(weak-max-logits weak-swab-rescale weak-mf-rms weak-head64 weak-bidirectional weak-dropout0 table3 table3-swab-rescale
+ORDER=(weak-max-logits weak-swab-rescale weak-mf-rms weak-head64 weak-bidirectional weak-dropout0 weak-paper-plus supervised-paper-plus table3 table3-swab-rescale
        supervised-swab-rescale supervised-mf-rms supervised-head64)
 mkdir -p results/study
 for name in "${@:-${ORDER[@]}}"; do

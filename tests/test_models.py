@@ -179,6 +179,7 @@ def test_unsupervised_needs_both_streams():
 # or "audio-guided" (MFB's or A+V-att's attention, which moves with the audio).
 VARIANT_USES = {
     "paper": (True, True, "audio-guided"),
+    "paper-plus": (True, True, "audio-guided"),
     "audio": (False, True, None),
     "visual": (True, False, None),
     "fused-visual": (True, True, "audio-guided"),

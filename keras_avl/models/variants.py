@@ -27,6 +27,11 @@ VARIANTS = {
     "paper-other-class": {"negative_sampling": "other-class"},
     "fusion-mfb-segment": {"fusion": "mfb", "segment_weight": 1.0},
     "fusion-mfb-other-class": {"fusion": "mfb", "negative_sampling": "other-class"},
+    # Beside the faithful `paper`: the changes of docs/reproducing_the_paper.md
+    # ("Does the paper's model trail A+V-att?") that helped there, together:
+    # bidirectional temporal LSTMs, MF_v scaled to unit RMS in eq. 7 and one
+    # hidden ReLU layer of 64 in the classifier (A+V-att's head).
+    "paper-plus": {"bidirectional": True, "mf_normalization": "rms", "head_units": (64,)},
     # Table 2: fusion strategies, SWAB and aggregation kept.
     "fusion-mul": {"fusion": "mul"},
     "fusion-add": {"fusion": "add"},
