@@ -22,9 +22,10 @@ declare -A CONDITIONS=(
   [supervised-swab-rescale]="--regimes supervised --models paper --set swab_rescale=true"
   [supervised-mf-rms]="--regimes supervised --models paper --set mf_normalization=rms"
   [supervised-head64]="--regimes supervised --models paper --set head_units=[64]"
+  [supervised-bidirectional]="--regimes supervised --models paper --set bidirectional=true"
 )
 ORDER=(weak-max-logits weak-swab-rescale weak-mf-rms weak-head64 weak-bidirectional weak-dropout0 weak-paper-plus supervised-paper-plus table3 table3-swab-rescale
-       supervised-swab-rescale supervised-mf-rms supervised-head64)
+       supervised-bidirectional supervised-mf-rms supervised-head64 supervised-swab-rescale)
 mkdir -p results/study
 for name in "${@:-${ORDER[@]}}"; do
   # shellcheck disable=SC2086
