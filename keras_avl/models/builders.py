@@ -26,45 +26,16 @@ from keras_avl.layers import (
     AudioGuidedAttention,
     AVFBLayer,
     MILPooling,
-    SegmentMask,
     SWABLayer,
     TripletStack,
 )
 from keras_avl.losses import GramTripletLoss
 from keras_avl.models.config import AVLConfig
+from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.protocols import compile_classifier
 from keras_avl.regimes import REGIMES
 
-
-
-def model_inputs(config, negative_audio=False):
-    """The named `keras.Input`s of a model: `visual`, `audio`, the optional
-    `segment_mask` (and `audio_negative`, `segment_mask_negative` for the
-    unsupervised regime)."""
-    height, width = config.grid
-    inputs = {
-        "visual": keras.Input(
-            (config.segments, height, width, config.visual_dim), name="visual"
-        ),
-        "audio": keras.Input((config.segments, config.audio_dim), name="audio"),
-        "segment_mask": keras.Input((config.segments,), name="segment_mask", optional=True),
-    }
-    if negative_audio:
-        inputs["audio_negative"] = keras.Input(
-            (config.segments, config.audio_dim), name="audio_negative"
-        )
-        inputs["segment_mask_negative"] = keras.Input(
-            (config.segments,), name="segment_mask_negative", optional=True
-        )
-    return inputs
-
-
-def _real_segments(inputs, suffix=""):
-    """The boolean (B, T) mask of `segment_mask{suffix}` (all True when None)."""
-    return SegmentMask(name=f"real_segments{suffix}")(
-        inputs[f"audio{suffix}"], inputs[f"segment_mask{suffix}"]
-    )
 
 
 def _temporal_lstm(config, name):
@@ -255,7 +226,7 @@ def build_supervised(config=None, compile=True):
     """
     config = config or AVLConfig()
     inputs = model_inputs(config)
-    probabilities = _segment_probabilities(config, inputs, _real_segments(inputs))
+    probabilities = _segment_probabilities(config, inputs, real_segments(inputs))
     model = OptionalInputsModel(
         inputs, probabilities, name=f"{config.architecture}_supervised"
     )
@@ -275,7 +246,7 @@ def build_weakly_supervised(config=None, compile=True):
     """
     config = config or AVLConfig()
     inputs = model_inputs(config)
-    mask = _real_segments(inputs)
+    mask = real_segments(inputs)
     if config.architecture == "avatt" or (
         config.architecture == "paper" and config.weak_pooling == "max-logits"
     ):
@@ -331,14 +302,14 @@ def build_unsupervised(config=None, compile=True):
             f"received protocol={config.protocol!r}, a protocol of the classifiers."
         )
     inputs = model_inputs(config, negative_audio=True)
-    mask = _real_segments(inputs)
+    mask = real_segments(inputs)
     # s_v reads the positive audio only (the paper's reading); see
     # docs/reproducing_the_paper.md for what this does to lambda.
     features, _ = _visual_features(config, inputs["visual"], inputs["audio"])
     _, s_v, _ = _Stream(config, "visual")(features, mask)
     audio_stream = _Stream(config, "audio")
     _, s_a_pos, _ = audio_stream(inputs["audio"], mask)
-    negative_mask = _real_segments(inputs, "_negative")
+    negative_mask = real_segments(inputs, "_negative")
     _, s_a_neg, _ = audio_stream(inputs["audio_negative"], negative_mask)
     # Padded rows are zeroed: the Gram matrices cover the real segments only.
     triplet = TripletStack(name="gram_triplet_features")(

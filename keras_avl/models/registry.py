@@ -8,7 +8,8 @@ with its own config dataclass (a `MethodConfig`).
 
 Models of several outputs (PSP and CMBS) train every output on the same labels
 (each loss reads what it needs from them): `fit_targets` repeats the labels per
-output, and `monitored_metric` names the accuracy of the regime's main output.
+output (zeroed at padded segments), and `monitored_metric` names the accuracy
+of the regime's main output.
 """
 
 import dataclasses
@@ -129,13 +130,30 @@ def build(config, regime, compile=True, optimizer=None):
     return get(config.method).build(config, regime, compile=compile, optimizer=optimizer)
 
 
+def real_segment_labels(x, y):
+    """The labels `y` with all-zero rows at the padded segments of `x`'s
+    `segment_mask` (segment labels (B, T, C) only; video labels are returned
+    as they are). Plain arithmetic: it runs on NumPy arrays and in `tf.data`."""
+    mask = x.get("segment_mask") if isinstance(x, dict) else None
+    if mask is None or len(y.shape) != 3:
+        return y
+    return y * mask[:, :, None]
+
+
 def fit_targets(model):
     """A `(x, y) -> (x, targets)` map giving every output of a several-output
-    model the same labels; None for a model of one output."""
+    model the same labels, zeroed at the padded segments
+    (`real_segment_labels`: the losses of PSP and CMBS read the real segments
+    from them); None for a model of one output."""
     names = tuple(model.output_names)
     if len(names) == 1:
         return None
-    return lambda x, y: (x, {name: y for name in names})
+
+    def targets(x, y):
+        y = real_segment_labels(x, y)
+        return x, {name: y for name in names}
+
+    return targets
 
 
 def monitored_metric(model, regime, metric):
