@@ -29,6 +29,7 @@ import dataclasses
 import keras
 
 from keras_avl.layers import DualModalitySeq2Seq, MILPooling
+from keras_avl.models.compiling import compile_model
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.method_config import MethodConfig
@@ -62,11 +63,6 @@ def _segment_probabilities(config, inputs, mask):
                               name="segment_probabilities")(decoded)
 
 
-def _compile(model, config, optimizer):
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-                  loss="categorical_crossentropy", metrics=["categorical_accuracy"])
-
-
 def build_avsdn_supervised(config=None, compile=True, optimizer=None):
     """AVSDN for per-segment labels: outputs (B, T, C) probabilities.
 
@@ -81,7 +77,8 @@ def build_avsdn_supervised(config=None, compile=True, optimizer=None):
     probabilities = _segment_probabilities(config, inputs, real_segments(inputs))
     model = OptionalInputsModel(inputs, probabilities, name="avsdn_supervised")
     if compile:
-        _compile(model, config, optimizer)
+        compile_model(model, config, "categorical_crossentropy", ["categorical_accuracy"],
+                      optimizer)
     return model
 
 
@@ -101,5 +98,6 @@ def build_avsdn_weak(config=None, compile=True, optimizer=None):
         _segment_probabilities(config, inputs, mask), mask=mask)
     model = OptionalInputsModel(inputs, video, name="avsdn_weak")
     if compile:
-        _compile(model, config, optimizer)
+        compile_model(model, config, "categorical_crossentropy", ["categorical_accuracy"],
+                      optimizer)
     return model

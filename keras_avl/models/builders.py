@@ -33,7 +33,7 @@ from keras_avl.losses import GramTripletLoss
 from keras_avl.models.config import AVLConfig
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
-from keras_avl.models.protocols import compile_classifier
+from keras_avl.models.compiling import compile_classifier
 from keras_avl.regimes import REGIMES
 
 
@@ -212,8 +212,11 @@ def _segment_probabilities(config, inputs, mask):
     )(features)
 
 
-def build_supervised(config=None, compile=True):
+def build_supervised(config=None, compile=True, optimizer=None, loss=None):
     """Per-segment event classification (§3.6): outputs (B, T, C) probabilities.
+
+    `optimizer` and `loss` replace Adam and the cross-entropy when compiling
+    (a training protocol's, `keras_avl.training.protocols`).
 
     Example:
 
@@ -231,18 +234,19 @@ def build_supervised(config=None, compile=True):
         inputs, probabilities, name=f"{config.architecture}_supervised"
     )
     if compile:
-        compile_classifier(model, config)
+        compile_classifier(model, config, optimizer, loss)
     return model
 
 
-def build_weakly_supervised(config=None, compile=True):
+def build_weakly_supervised(config=None, compile=True, optimizer=None, loss=None):
     """Video-label training through MIL pooling (§3.6): outputs (B, C).
 
     The per-segment probabilities (B, T, C) stay available as the output of
     the layer `segment_probabilities` (see `inference_model`). The released
     A+V-att (`architecture="avatt"`) pools differently: the softmax of its
     per-segment scores max-pooled over time (`models_weakly.py`); its segment
-    probabilities are the softmax of the layer `segment_logits`.
+    probabilities are the softmax of the layer `segment_logits`. `optimizer`
+    and `loss` as `build_supervised`.
     """
     config = config or AVLConfig()
     inputs = model_inputs(config)
@@ -271,7 +275,7 @@ def build_weakly_supervised(config=None, compile=True):
         inputs, video_probabilities, name=f"{config.architecture}_weak"
     )
     if compile:
-        compile_classifier(model, config)
+        compile_classifier(model, config, optimizer, loss)
     return model
 
 
@@ -296,11 +300,6 @@ def build_unsupervised(config=None, compile=True):
             "build_unsupervised computes AVTGML on the SWAB outputs; received "
             "use_swab=False."
         )
-    if config.protocol != "keras-avl":
-        raise ValueError(
-            "build_unsupervised trains with AVTGML and Adam (protocol='keras-avl'); "
-            f"received protocol={config.protocol!r}, a protocol of the classifiers."
-        )
     inputs = model_inputs(config, negative_audio=True)
     mask = real_segments(inputs)
     # s_v reads the positive audio only (the paper's reading); see
@@ -324,9 +323,12 @@ def build_unsupervised(config=None, compile=True):
     return model
 
 
-def build_model(config, regime, compile=True):
+def build_model(config, regime, compile=True, optimizer=None, loss=None):
     """Dispatches to the builder of `regime` (one of `REGIMES`); the
-    contrastive baseline (`architecture="ezvsl"`) has the unsupervised one only."""
+    contrastive baseline (`architecture="ezvsl"`) has the unsupervised one only.
+    `optimizer` and `loss` (a training protocol's) compile the classifiers of
+    the supervised and weak regimes; the unsupervised models train with their
+    own loss and Adam."""
     if config.architecture == "ezvsl":
         if regime != "unsupervised":
             raise ValueError(
@@ -344,4 +346,12 @@ def build_model(config, regime, compile=True):
     }
     if regime not in builders:
         raise ValueError(f"`regime` must be one of {REGIMES}; received regime={regime!r}.")
-    return builders[regime](config, compile=compile)
+    if regime == "unsupervised":
+        if optimizer is not None or loss is not None:
+            raise ValueError(
+                "The unsupervised regime trains with its own loss and Adam; a training "
+                "protocol's optimizer or loss applies to the supervised and weak "
+                "regimes only."
+            )
+        return build_unsupervised(config, compile=compile)
+    return builders[regime](config, compile=compile, optimizer=optimizer, loss=loss)

@@ -54,8 +54,10 @@ from keras_avl.layers import (
     MILPooling,
 )
 from keras_avl.losses import EventClassLoss, ForegroundLoss
+from keras_avl.models.compiling import compile_model, compile_video_classifier
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
+from keras_avl.models.outputs import float32_output, softmax_output
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -176,10 +178,6 @@ def _trunk(config, inputs, mask):
     return fused, gate, visual_query, audio_query
 
 
-def _float32(name):
-    return keras.layers.Activation("linear", dtype="float32", name=name)
-
-
 def build_cmbs_supervised(config=None, compile=True, optimizer=None):
     """CMBS for per-segment labels. Outputs (all trained on the segment labels):
     `segment_probabilities` (B, T, C) (no loss: CMBS's decision), `event_logits`
@@ -212,18 +210,18 @@ def build_cmbs_supervised(config=None, compile=True, optimizer=None):
         "segment_probabilities": EventGatedProbabilities(
             dtype="float32", name="segment_probabilities")([event_logits, class_logits],
                                                            mask=mask),
-        "event_logits": _float32("event_logits")(event_logits),
-        "av_gate": _float32("av_gate")(gate),
-        "class_logits": _float32("class_logits")(class_logits),
-        "consistency_score": _float32("consistency_score")(consistency),
+        "event_logits": float32_output("event_logits")(event_logits),
+        "av_gate": float32_output("av_gate")(gate),
+        "class_logits": float32_output("class_logits")(class_logits),
+        "consistency_score": float32_output("consistency_score")(consistency),
     }
     model = OptionalInputsModel(inputs, outputs, name="cmbs_supervised")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"event_logits": ForegroundLoss(), "av_gate": ForegroundLoss(),
-                  "class_logits": EventClassLoss(), "consistency_score": EventClassLoss()},
-            metrics={"segment_probabilities": ["categorical_accuracy"]},
+        compile_model(
+            model, config,
+            {"event_logits": ForegroundLoss(), "av_gate": ForegroundLoss(),
+             "class_logits": EventClassLoss(), "consistency_score": EventClassLoss()},
+            {"segment_probabilities": ["categorical_accuracy"]}, optimizer,
         )
     return model
 
@@ -252,17 +250,13 @@ def build_cmbs_weak(config=None, compile=True, optimizer=None):
         keras.layers.Reshape((config.segments, 1), name="gate_per_segment")(gate),
         keras.layers.Reshape((1, classes), name="scores_per_video")(scores),
     ])
-    softmax = lambda name: keras.layers.Activation("softmax", dtype="float32", name=name)
     outputs = {
-        "video_probabilities": softmax("video_probabilities")(
+        "video_probabilities": softmax_output("video_probabilities")(
             MILPooling("max", name="video_logits")(segment_logits, mask=mask)),
-        "segment_probabilities": softmax("segment_probabilities")(segment_logits),
+        "segment_probabilities": softmax_output("segment_probabilities")(segment_logits),
     }
     model = OptionalInputsModel(inputs, outputs, name="cmbs_weak")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"video_probabilities": keras.losses.BinaryCrossentropy(from_logits=True)},
-            metrics={"video_probabilities": ["categorical_accuracy"]},
-        )
+        compile_video_classifier(model, config,
+                                 keras.losses.BinaryCrossentropy(from_logits=True), optimizer)
     return model

@@ -36,8 +36,10 @@ import keras
 
 from keras_avl.layers import AudioGuidedAttention, PositiveSamplePropagation, SegmentScoreWeighting
 from keras_avl.losses import AVPSLoss
+from keras_avl.models.compiling import compile_model, compile_video_classifier
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
+from keras_avl.models.outputs import float32_output, softmax_output
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -110,10 +112,6 @@ def _segment_scores(config, inputs, mask):
     return scores, similarity
 
 
-def _softmax(name):
-    return keras.layers.Activation("softmax", dtype="float32", name=name)
-
-
 def build_psp_supervised(config=None, compile=True, optimizer=None):
     """PSP for per-segment labels: outputs `segment_probabilities` (B, T, C)
     and `av_similarity` (B, T), trained on the same segment labels.
@@ -132,18 +130,16 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
     inputs = model_inputs(config)
     scores, similarity = _segment_scores(config, inputs, real_segments(inputs))
     outputs = {
-        "segment_probabilities": _softmax("segment_probabilities")(scores),
-        "av_similarity": keras.layers.Activation("linear", dtype="float32",
-                                                 name="av_similarity")(similarity),
+        "segment_probabilities": softmax_output("segment_probabilities")(scores),
+        "av_similarity": float32_output("av_similarity")(similarity),
     }
     model = OptionalInputsModel(inputs, outputs, name="psp_supervised")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"segment_probabilities": "categorical_crossentropy",
-                  "av_similarity": AVPSLoss()},
+        compile_model(
+            model, config,
+            {"segment_probabilities": "categorical_crossentropy", "av_similarity": AVPSLoss()},
+            {"segment_probabilities": ["categorical_accuracy"]}, optimizer,
             loss_weights={"segment_probabilities": 1.0, "av_similarity": config.avps_weight},
-            metrics={"segment_probabilities": ["categorical_accuracy"]},
         )
     return model
 
@@ -166,16 +162,12 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     scores, _ = _segment_scores(config, inputs, mask)
     weighted = SegmentScoreWeighting(name="segment_score_weighting")(scores)
     outputs = {
-        "video_probabilities": _softmax("video_probabilities")(
+        "video_probabilities": softmax_output("video_probabilities")(
             keras.layers.GlobalAveragePooling1D(name="video_scores")(weighted, mask=mask)),
         # No loss: the per-segment prediction, an output so that it is built.
-        "segment_probabilities": _softmax("segment_probabilities")(weighted),
+        "segment_probabilities": softmax_output("segment_probabilities")(weighted),
     }
     model = OptionalInputsModel(inputs, outputs, name="psp_weak")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"video_probabilities": "binary_crossentropy"},
-            metrics={"video_probabilities": ["categorical_accuracy"]},
-        )
+        compile_video_classifier(model, config, "binary_crossentropy", optimizer)
     return model

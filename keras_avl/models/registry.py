@@ -115,16 +115,18 @@ def method_config(name, base_fields, overrides):
     return get(name).config(**base_fields).replace(**overrides)
 
 
-def build(config, regime, compile=True, optimizer=None):
+def build(config, regime, compile=True, optimizer=None, loss=None):
     """Builds `regime`'s model of any config: an `AVLConfig` through
-    `build_model`, a method's config through its builder."""
+    `build_model`, a method's config through its builder. `optimizer` and
+    `loss` come from a training protocol (`keras_avl.training.protocols`); a
+    method keeps its own losses."""
     if isinstance(config, AVLConfig):
-        if optimizer is not None:
-            raise ValueError(
-                "An optimizer (from a training protocol) is only taken by the registered "
-                f"methods {sorted(METHODS)}; the paper's variants compile their own."
-            )
-        return build_model(config, regime, compile=compile)
+        return build_model(config, regime, compile=compile, optimizer=optimizer, loss=loss)
+    if loss is not None:
+        raise ValueError(
+            "A protocol's loss replaces the classifier loss of the models built from "
+            f"an AVLConfig; the method {config.method!r} trains with its own losses."
+        )
     if regime not in REGIMES:
         raise ValueError(f"`regime` must be one of {REGIMES}; received regime={regime!r}.")
     return get(config.method).build(config, regime, compile=compile, optimizer=optimizer)
