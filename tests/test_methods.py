@@ -122,3 +122,20 @@ def test_train_records_the_method_and_rejects_bad_input_before_training(tmp_path
     run = load_run(run_dir)
     assert type(run.model_config).__name__ == "AVSDNConfig"
     assert 0 <= evaluate(run)["segment_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name", ["psp", "cmbs"])
+def test_weak_loss_reads_the_softmax_outputs(rng, name):
+    """PSP's weak loss is the BCE of the softmax video prediction (the code's
+    `nn.BCELoss`), CMBS's the MultiLabelSoftMarginLoss of it (a BCE reading
+    the probabilities as logits), on every backend: Keras' own binary
+    cross-entropy would, under TensorFlow, take the logits behind the softmax."""
+    model = build(_config(name), "weak")
+    x, y = _batch(rng, "weak")
+    p = model.predict(x, verbose=0)["video_probabilities"]
+    if name == "psp":
+        expected = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+    else:
+        expected = (y * np.log1p(np.exp(-p)) + (1 - y) * np.log1p(np.exp(p))).mean()
+    loss = model.evaluate(x, fit_targets(model)(x, y)[1], verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)

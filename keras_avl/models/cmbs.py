@@ -24,7 +24,8 @@ fused sequence is their mean.
 - weak: per-segment logits G_t * s, with s the class-activation consistency
   score over the C classes; the video prediction is the softmax of their max
   over time, trained like the code with `MultiLabelSoftMarginLoss` on that
-  softmax (a binary cross-entropy that reads the probabilities as logits).
+  softmax (a binary cross-entropy that reads the probabilities as logits;
+  `multilabel_soft_margin_loss`).
 
 Choices where this differs from the released code (see also the layers):
 AGSCA without the code's extra self-attention branch; the weak model keeps the
@@ -53,7 +54,7 @@ from keras_avl.layers import (
     EventGatedProbabilities,
     MILPooling,
 )
-from keras_avl.losses import EventClassLoss, ForegroundLoss
+from keras_avl.losses import EventClassLoss, ForegroundLoss, multilabel_soft_margin_loss
 from keras_avl.models.compiling import compile_model, compile_video_classifier
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
@@ -257,6 +258,5 @@ def build_cmbs_weak(config=None, compile=True, optimizer=None):
     }
     model = OptionalInputsModel(inputs, outputs, name="cmbs_weak")
     if compile:
-        compile_video_classifier(model, config,
-                                 keras.losses.BinaryCrossentropy(from_logits=True), optimizer)
+        compile_video_classifier(model, config, multilabel_soft_margin_loss, optimizer)
     return model

@@ -15,7 +15,8 @@ bias-free) give the segment scores.
   PSP block (output `av_similarity`);
 - weak: the scores are reweighted per segment (`SegmentScoreWeighting`), the
   video prediction is the softmax of their mean over the segments, trained with
-  the binary cross-entropy against the video label (as the code).
+  the binary cross-entropy of that softmax against the video label (as the
+  code's `nn.BCELoss`; `probability_binary_crossentropy`).
 
 Choice (the code's two regimes differ in details the paper does not discuss):
 the weak model here keeps the supervised trunk (the audio projections, the
@@ -35,7 +36,7 @@ import dataclasses
 import keras
 
 from keras_avl.layers import AudioGuidedAttention, PositiveSamplePropagation, SegmentScoreWeighting
-from keras_avl.losses import AVPSLoss
+from keras_avl.losses import AVPSLoss, probability_binary_crossentropy
 from keras_avl.models.compiling import compile_model, compile_video_classifier
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
@@ -169,5 +170,5 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     }
     model = OptionalInputsModel(inputs, outputs, name="psp_weak")
     if compile:
-        compile_video_classifier(model, config, "binary_crossentropy", optimizer)
+        compile_video_classifier(model, config, probability_binary_crossentropy, optimizer)
     return model
