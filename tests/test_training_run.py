@@ -1,6 +1,8 @@
 """`train` / `evaluate`: the run folder, bad inputs, resume after a kill."""
 
 import json
+import subprocess
+import sys
 
 import h5py
 import keras
@@ -249,6 +251,13 @@ def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     # The variant's default protocol: its loss and StepLR, for the epochs given.
     assert (training["protocol"]["name"], training["epochs"]) == ("ave-eccv18-weak", 1)
     assert run.load_model().loss.__name__ == "multilabel_soft_margin_loss"
+    # A fresh process loads the checkpoint compiled with StepLR (registered
+    # by importing keras_avl.models, not only by the training protocols).
+    code = ("import keras, keras_avl.runs; "
+            f"print(keras.saving.load_model({str(run.best_model_path)!r}).optimizer"
+            "._learning_rate.__class__.__name__)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip().endswith("StepLR"), loaded.stderr[-2000:]
     result = evaluate(run, record=False)
     assert 0 <= result["segment_accuracy"] <= 1
     assert result["localization_note"] is None and 0 <= result["ciou"] <= 1
