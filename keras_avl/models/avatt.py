@@ -88,16 +88,20 @@ def _classifier_features(config, inputs, mask):
 def _segment_logits(config, inputs, mask):
     """The released A+V-att's per-segment scores `L2(...)` (B, T, C), before the
     softmax (its weak model max-pools them over time)."""
+    # The features' layers first: a layer draws its initializers' seeds when
+    # it is created, so this order keeps the weights of a seed.
+    features = _classifier_features(config, inputs, mask)
     return keras.layers.Dense(
         config.num_classes, bias_initializer=_torch_uniform(64), dtype="float32",
         name="segment_logits",
-    )(_classifier_features(config, inputs, mask))
+    )(features)
 
 
 def _segment_probabilities(config, inputs, mask):
     if config.architecture == "avatt":
         return softmax_output("segment_probabilities")(_segment_logits(config, inputs, mask))
-    return segment_classifier(config.num_classes)(_classifier_features(config, inputs, mask))
+    features = _classifier_features(config, inputs, mask)
+    return segment_classifier(config.num_classes)(features)
 
 
 def _video_probabilities(config, inputs, mask):

@@ -116,7 +116,10 @@ def _classifier_features(config, inputs, mask):
 
 
 def _segment_probabilities(config, inputs, mask):
-    return segment_classifier(config.num_classes)(_classifier_features(config, inputs, mask))
+    # The features' layers first: a layer draws its initializers' seeds when
+    # it is created, so this order keeps the weights of a seed.
+    features = _classifier_features(config, inputs, mask)
+    return segment_classifier(config.num_classes)(features)
 
 
 def _video_probabilities(config, inputs, mask):
