@@ -89,6 +89,7 @@ def load_run(path):
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
         regime = data["regime"]
+        training = _with_legacy_protocol(data, regime)
         model_config = config_class(data.get("method")).from_dict(data["model_config"])
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is not a valid run config: {error}") from error
@@ -102,5 +103,21 @@ def load_run(path):
         variant=data.get("variant", "paper"),
         model_config=model_config,
         data=data.get("data"),
-        training=data.get("training", {}),
+        training=training,
     )
+
+
+def _with_legacy_protocol(data, regime):
+    """The run's training settings. Runs written before the training protocol
+    left `AVLConfig` record `"protocol": "ave-eccv18"` in `model_config`
+    (AVE-ECCV18's loss and StepLR, for the epochs recorded): it becomes the
+    protocol `ave-eccv18-<regime>` of the training settings."""
+    from keras_avl.training.protocols import get_protocol
+
+    training = dict(data.get("training", {}))
+    legacy = data["model_config"].get("protocol")
+    if legacy == "ave-eccv18":
+        data["model_config"] = {key: value for key, value in data["model_config"].items()
+                                if key != "protocol"}
+        training.setdefault("protocol", get_protocol(f"ave-eccv18-{regime}").to_dict())
+    return training

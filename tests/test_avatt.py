@@ -10,14 +10,15 @@ from keras import ops
 
 from keras_avl.models import (
     AVLConfig,
+    build_model,
     build_supervised,
-    build_unsupervised,
     build_weakly_supervised,
     inference_model,
     variant_config,
 )
-from keras_avl.models.protocols import classifier_loss
 from keras_avl.models.step_lr import StepLR
+from keras_avl.models.variants import DEFAULT_PROTOCOLS
+from keras_avl.training.protocols import get_protocol, resolve_protocol
 from tests.numpy_reference import lstm_sequence, relu, sigmoid, softmax
 
 pytestmark = pytest.mark.multibackend
@@ -28,6 +29,13 @@ TINY = variant_config("avatt", AVLConfig(
     num_classes=5, segments=4, grid=(3, 3), visual_dim=8, audio_dim=6, hidden=4,
     avatt_hidden_dim=6,
 ))
+
+
+def _with_protocol(regime, config=TINY):
+    """The model compiled as `train` compiles it under `ave-eccv18-<regime>`."""
+    recipe = get_protocol(f"ave-eccv18-{regime}")
+    return build_model(config, regime, optimizer=recipe.optimizer(steps_per_epoch=52),
+                       loss=recipe.loss_function())
 
 
 def _inputs(config, rng):
@@ -112,16 +120,17 @@ def _multilabel_soft_margin(scores, labels):
 
 def test_protocol_loss_is_multilabel_soft_margin_on_the_softmax_outputs(rng):
     """The official scripts feed the softmax probabilities to the loss."""
-    model = build_supervised(TINY)
+    model = _with_protocol("supervised")
     x = _inputs(TINY, rng)
     labels = np.eye(5, dtype="float32")[rng.integers(0, 5, (B, TINY.segments))]
     probabilities = _numpy(model(x, training=False))
     expected = _multilabel_soft_margin(probabilities, labels)
-    loss = ops.convert_to_numpy(classifier_loss("ave-eccv18")(labels, probabilities))
+    loss_function = get_protocol("ave-eccv18-supervised").loss_function()
+    loss = ops.convert_to_numpy(loss_function(labels, probabilities))
     np.testing.assert_allclose(loss.mean(), expected, rtol=1e-5)
     np.testing.assert_allclose(model.evaluate(x, labels, batch_size=B, verbose=0)[0],
                                expected, rtol=1e-4)
-    weak = build_weakly_supervised(TINY)
+    weak = _with_protocol("weak")
     video_labels = labels[:, 0]
     expected = _multilabel_soft_margin(_numpy(weak(x, training=False)), video_labels)
     np.testing.assert_allclose(weak.evaluate(x, video_labels, batch_size=B, verbose=0)[0],
@@ -146,7 +155,7 @@ def test_step_lr_follows_the_torch_loop():
 
 
 def test_avatt_compiles_with_the_official_schedule_and_round_trips(rng, tmp_path):
-    model = build_supervised(TINY)
+    model = _with_protocol("supervised")
     schedule = model.optimizer._learning_rate
     assert isinstance(schedule, StepLR)
     assert schedule.get_config() == {"initial_learning_rate": 1e-3, "step_size": 15000,
@@ -160,11 +169,13 @@ def test_avatt_compiles_with_the_official_schedule_and_round_trips(rng, tmp_path
     np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)), rtol=1e-5, atol=1e-6)
 
 
-def test_default_protocol_stays_adam_and_cross_entropy():
-    model = build_supervised(variant_config("avatt-keras-avl", TINY.replace(
-        architecture="paper", dropout=0.2, protocol="keras-avl")))
-    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
-    assert not isinstance(model.optimizer._learning_rate, StepLR)
+def test_without_a_protocol_the_builders_compile_adam_and_cross_entropy():
+    """The protocol is a training setting: the builders compile the common
+    recipe, for the released network too."""
+    for config in (TINY, variant_config("avatt-keras-avl", TINY)):
+        model = build_supervised(config)
+        assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+        assert not isinstance(model.optimizer._learning_rate, StepLR)
 
 
 def test_weights_are_initialised_like_the_released_code():
@@ -185,13 +196,17 @@ def test_weights_are_initialised_like_the_released_code():
             assert np.abs(values).max() > 0.9 / np.sqrt(64)  # not orthogonal / zeros
 
 
-def test_variants_and_protocol_validation():
-    assert (TINY.architecture, TINY.dropout, TINY.protocol) == ("avatt", 0.0, "ave-eccv18")
+def test_variants_name_their_default_protocol():
+    assert (TINY.architecture, TINY.dropout) == ("avatt", 0.0)
+    assert DEFAULT_PROTOCOLS == {"avatt": "ave-eccv18"}
+    recipe, chosen = resolve_protocol(None, "avatt", "supervised")
+    assert (recipe.name, chosen) == ("ave-eccv18-supervised", False)
+    # avatt-adam: the same network, the common recipe.
+    assert variant_config("avatt-adam") == variant_config("avatt")
+    assert resolve_protocol(None, "avatt-adam", "weak") == (None, False)
     earlier = variant_config("avatt-keras-avl")
-    assert (earlier.architecture, earlier.dropout, earlier.protocol) == (
-        "avatt-keras-avl", 0.2, "keras-avl")
+    assert (earlier.architecture, earlier.dropout) == ("avatt-keras-avl", 0.2)
     assert AVLConfig.from_json(TINY.to_json()) == TINY
-    with pytest.raises(ValueError, match="protocol"):
-        AVLConfig(protocol="sgd")
-    with pytest.raises(ValueError, match="protocol='ave-eccv18'"):
-        build_unsupervised(AVLConfig(protocol="ave-eccv18"))
+    with pytest.raises(ValueError, match="own loss and Adam"):
+        build_model(AVLConfig(), "unsupervised",
+                    loss=get_protocol("ave-eccv18-supervised").loss_function())

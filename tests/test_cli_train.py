@@ -79,3 +79,29 @@ def test_compare_writes_a_results_table(tiny_root, tmp_path, capsys):
     assert "keras-avl compare --regimes weak --models audio --seeds 0" in table
     assert "Localization n/a: audio: the model 'audio' has no spatial attention." in table
     assert rows[0]["per_seed"][0]["evaluate_command"] == f"keras-avl evaluate {run_dir} --split test"
+
+
+def test_a_protocol_that_does_not_fit_lists_the_model_s_protocols(tmp_path, capsys):
+    code = main(["train", "--regime", "supervised", "--model", "paper", "--protocol",
+                 "psp-cvpr21-supervised", "--run-dir", str(tmp_path / "run"), "--verbose", "0"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "Protocols for 'paper': ['ave-eccv18-supervised', 'ave-eccv18-weak']" in error
+    assert not (tmp_path / "run").exists()
+
+
+def test_compare_trains_each_model_with_its_own_protocol(tiny_root, tmp_path):
+    output = tmp_path / "table.md"
+    code = main(["compare", "--models", "avatt,avatt-adam", "--protocol", "own",
+                 "--data", str(tiny_root), "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
+                 "--output", str(output), "--verbose", "0", *SETS])
+    assert code == 0
+    rows = {row["variant"]: row for row in json.loads(output.with_suffix(".json").read_text())}
+    assert "--protocol own" in rows["avatt"]["command"]
+    assert "--protocol ave-eccv18-supervised" in rows["avatt"]["per_seed"][0]["train_command"]
+    assert "--protocol" not in rows["avatt-adam"]["per_seed"][0]["train_command"]
+    recorded = {name: json.loads((tmp_path / "runs" / f"supervised-{name}" / "seed0"
+                                  / "config.json").read_text())["training"]
+                for name in rows}
+    assert recorded["avatt"]["protocol"]["name"] == "ave-eccv18-supervised"
+    assert recorded["avatt"]["epochs"] == 1 and "protocol" not in recorded["avatt-adam"]

@@ -277,3 +277,93 @@ def test_psp_similarity_gradient_is_finite_at_a_zero_vector():
             total = tf.reduce_sum(_unit(x) * weights)
         grad = tape.gradient(total, x)
     assert np.all(np.isfinite(_np(grad)))
+
+
+# Segment masks: a layer given the mask of a clip padded after its n real
+# segments gives, at those segments, the NumPy reference of the clip cut to n.
+
+REAL = np.array([6, 4, 1])  # real segments per video (T = 6), padding at the end
+MASK = np.arange(T) < REAL[:, None]
+
+
+def test_psp_with_a_mask_is_psp_of_the_real_segments(rng):
+    a, v = _x(rng, B, T, D), _x(rng, B, T, D)
+    layer = PositiveSamplePropagation(output_dim=5, threshold=0.15)
+    layer.build([a.shape, v.shape])
+    _randomize(layer, rng)
+    w = {name: _np(getattr(layer, name)) for name in
+         ("W_v1", "W_v2", "W_a1", "W_a2", "W_vfc", "W_afc")}
+    ln_gamma, ln_beta = (_np(x) for x in layer.layer_norm.weights)
+    fused, similarity = (_np(x) for x in layer([a, v], mask=MASK))
+    for b, n in enumerate(REAL):
+        ref_fused, ref_similarity = psp_video(a[b, :n], v[b, :n], **w, ln_gamma=ln_gamma,
+                                              ln_beta=ln_beta, tau=0.15)
+        np.testing.assert_allclose(fused[b, :n], ref_fused, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(similarity[b, :n], ref_similarity, rtol=1e-4, atol=1e-4)
+        assert (similarity[b, n:] == 0).all()
+
+
+def test_class_activation_consistency_with_a_mask_ranks_real_segments(rng):
+    v, a = _x(rng, B, T, D), _x(rng, B, T, D)
+    layer = ClassActivationConsistency(num_classes=5, top_k=2)
+    layer.build([v.shape, a.shape])
+    _randomize(layer, rng)
+    w = weights_by_name(layer)
+    v[~MASK] = a[~MASK] = 50.0  # padded segments would win every top-k
+    score = _np(layer([v, a], mask=MASK))
+    for b, n in enumerate(REAL):
+        k = min(2, n)  # fewer real segments than top_k: all of them
+        s_v = top_k_mean(v[b, :n] @ w["W_v"] + w["b_v"], k)
+        s_a = top_k_mean(a[b, :n] @ w["W_a"] + w["b_a"], k)
+        np.testing.assert_allclose(score[b], (s_v + s_a) / 2, rtol=1e-5, atol=1e-5)
+
+
+def test_cross_modal_attention_block_attends_to_real_memory_only(rng):
+    query, memory = _x(rng, B, T, D), _x(rng, B, 2 * T, D)
+    memory_mask = np.concatenate([MASK, MASK], axis=1)
+    layer = CrossModalAttentionBlock(num_heads=2, feedforward_dim=0)
+    layer.build([query.shape, memory.shape])
+    _randomize(layer, rng, scale=0.3)
+    mha = layer.attention
+    kernels = [_np(x) for dense in (mha._query_dense, mha._key_dense, mha._value_dense,
+                                    mha._output_dense) for x in (dense.kernel, dense.bias)]
+    out = _np(layer([query, memory], mask=[MASK, memory_mask]))
+    norm_1 = [_np(x) for x in layer.norm_1.weights]
+    for b, n in enumerate(REAL):
+        real_memory = memory[b][memory_mask[b]]
+        y = layer_norm(query[b, :n] + multi_head_attention(query[b, :n], real_memory,
+                                                           kernels, 2), *norm_1, 1e-5)
+        np.testing.assert_allclose(out[b, :n], y, rtol=1e-4, atol=1e-4)
+
+
+def test_dual_modality_seq2seq_with_a_mask_is_the_clip_cut_to_its_real_segments(rng):
+    audio, visual = _x(rng, B, T, 5), _x(rng, B, T, 4)
+    layer = DualModalitySeq2Seq(units=3)
+    layer.build([audio.shape, visual.shape])
+    _randomize(layer, rng)
+    out = _np(layer([audio, visual], mask=MASK))
+    for b, n in enumerate(REAL):
+        cut = _np(layer([audio[b:b + 1, :n], visual[b:b + 1, :n]]))[0]
+        np.testing.assert_allclose(out[b, :n], cut, rtol=1e-4, atol=1e-5)
+
+
+def test_segment_losses_leave_zero_label_rows_out(rng):
+    """Padded segments come with all-zero label rows (`fit_targets`): AVPS,
+    the foreground BCE and the event class read the real segments only."""
+    labels = np.eye(5, dtype="float32")[rng.integers(0, 5, size=(B, T))]
+    labels[1, 0] = np.eye(5)[4]  # one background segment among the real ones
+    labels[~MASK] = 0.0
+    similarity, z, e = _x(rng, B, T), _x(rng, B, T), _x(rng, B, 4)
+    avps, bce, ce = [], [], []
+    for b, n in enumerate(REAL):
+        y = labels[b, :n]
+        event = y[:, -1] == 0
+        target = event / event.sum() if event.any() else np.zeros(n)
+        r = relu(similarity[b, :n]) / (relu(similarity[b, :n]).sum() + 1e-8)
+        avps.append(((r - target) ** 2).mean())
+        bce.append(-(event * np.log(sigmoid(z[b, :n]))
+                     + (1 - event) * np.log(1 - sigmoid(z[b, :n]))).mean())
+        ce.append(-np.log(softmax(e[b])[y[:, :-1].max(0).argmax()]))
+    np.testing.assert_allclose(float(AVPSLoss()(labels, similarity)), np.mean(avps), rtol=1e-5)
+    np.testing.assert_allclose(float(ForegroundLoss()(labels, z)), np.mean(bce), rtol=1e-5)
+    np.testing.assert_allclose(float(EventClassLoss()(labels, e)), np.mean(ce), rtol=1e-5)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_avl.models import METHODS, get, inference_model
+from keras_avl.models import AVLConfig, build_model, get, inference_model, variant_config
 from keras_avl.models.registry import build, fit_targets, model_names, monitored_metric
 
 C, T, B = 4, 10, 3
@@ -36,7 +36,7 @@ def _batch(rng, regime):
 
 
 @pytest.mark.parametrize("regime", ["supervised", "weak"])
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(TINY))
 def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_path):
     model = build(_config(name), regime)
     x, y = _batch(rng, regime)
@@ -91,13 +91,39 @@ def test_cmbs_weak_segments_follow_the_video_scores(rng):
 
 
 def test_registry_errors_name_what_is_known():
-    with pytest.raises(ValueError, match=r"registered methods are \['avsdn', 'cmbs', 'psp'\]"):
+    with pytest.raises(ValueError, match=r"registered methods are "
+                                         r"\['avatt', 'avsdn', 'cmbs', 'paper', 'psp'\]"):
         get("tcn")
     with pytest.raises(ValueError, match="supports the regimes"):
         get("psp").build(regime="unsupervised")
     with pytest.raises(ValueError, match="Unknown PSPConfig field"):
         get("psp").config(fusion="mfb")
     assert {"paper", "avatt", "avsdn", "psp", "cmbs"} <= set(model_names())
+    assert len(model_names()) == len(set(model_names()))
+    with pytest.raises(ValueError, match="architecture='paper'"):
+        get("paper").build(get("avatt").config(), "supervised")
+    with pytest.raises(ValueError, match="supports the regimes"):
+        get("avatt").build(regime="unsupervised")
+
+
+@pytest.mark.parametrize("regime", ["supervised", "weak"])
+@pytest.mark.parametrize("name", ["paper", "avatt"])
+def test_paper_and_avatt_are_registered_methods(rng, name, regime):
+    """`get(name).build(config, regime)` builds the model `build_model` builds
+    for the variant of that name: the same layers and, from one seed, the same
+    outputs."""
+    fields = dict(num_classes=C, visual_dim=6, grid=(3, 3), audio_dim=128, hidden=4,
+                  embed_dim=8, mfb_output_dim=4, swab_units=4, avatt_hidden_dim=8)
+    config = get(name).config(**fields)
+    assert config == variant_config(name, AVLConfig(**fields))
+    x, _ = _batch(rng, regime)
+    models = []
+    for build_it in (lambda: get(name).build(config, regime),
+                     lambda: build_model(config, regime)):
+        keras.utils.set_random_seed(3)
+        models.append(build_it())
+    assert [layer.name for layer in models[0].layers] == [layer.name for layer in models[1].layers]
+    np.testing.assert_allclose(*(m.predict(x, verbose=0) for m in models), rtol=1e-6)
 
 
 def test_train_records_the_method_and_rejects_bad_input_before_training(tmp_path, monkeypatch):
@@ -122,3 +148,20 @@ def test_train_records_the_method_and_rejects_bad_input_before_training(tmp_path
     run = load_run(run_dir)
     assert type(run.model_config).__name__ == "AVSDNConfig"
     assert 0 <= evaluate(run)["segment_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name", ["psp", "cmbs"])
+def test_weak_loss_reads_the_softmax_outputs(rng, name):
+    """PSP's weak loss is the BCE of the softmax video prediction (the code's
+    `nn.BCELoss`), CMBS's the MultiLabelSoftMarginLoss of it (a BCE reading
+    the probabilities as logits), on every backend: Keras' own binary
+    cross-entropy would, under TensorFlow, take the logits behind the softmax."""
+    model = build(_config(name), "weak")
+    x, y = _batch(rng, "weak")
+    p = model.predict(x, verbose=0)["video_probabilities"]
+    if name == "psp":
+        expected = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+    else:
+        expected = (y * np.log1p(np.exp(-p)) + (1 - y) * np.log1p(np.exp(p))).mean()
+    loss = model.evaluate(x, fit_targets(model)(x, y)[1], verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)

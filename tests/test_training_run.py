@@ -1,6 +1,8 @@
 """`train` / `evaluate`: the run folder, bad inputs, resume after a kill."""
 
 import json
+import subprocess
+import sys
 
 import h5py
 import keras
@@ -243,12 +245,29 @@ def test_localization_is_n_a_with_a_reason_not_a_crash(tiny_root, tiny_copy, tmp
 def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     run = train(tmp_path / "avatt", "weak", "avatt", data=tiny_root, epochs=1, verbose=0,
                 **TINY_MODEL)
-    config = json.loads((run.path / "config.json").read_text())["model_config"]
-    assert (config["architecture"], config["protocol"], config["dropout"]) == (
-        "avatt", "ave-eccv18", 0.0)
+    recorded = json.loads((run.path / "config.json").read_text())
+    config, training = recorded["model_config"], recorded["training"]
+    assert (config["architecture"], config["dropout"]) == ("avatt", 0.0)
+    # The variant's default protocol: its loss and StepLR, for the epochs given.
+    assert (training["protocol"]["name"], training["epochs"]) == ("ave-eccv18-weak", 1)
+    assert run.load_model().loss.__name__ == "multilabel_soft_margin_loss"
+    # A fresh process loads the checkpoint compiled with StepLR (registered
+    # by importing keras_avl.models, not only by the training protocols).
+    code = ("import keras, keras_avl.runs; "
+            f"print(keras.saving.load_model({str(run.best_model_path)!r}).optimizer"
+            "._learning_rate.__class__.__name__)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip().endswith("StepLR"), loaded.stderr[-2000:]
     result = evaluate(run, record=False)
     assert 0 <= result["segment_accuracy"] <= 1
     assert result["localization_note"] is None and 0 <= result["ciou"] <= 1
+    # A run folder written before the protocol left AVLConfig still loads.
+    recorded["model_config"]["protocol"] = "ave-eccv18"
+    del recorded["training"]["protocol"]
+    (run.path / "config.json").write_text(json.dumps(recorded))
+    legacy = load_run(run.path)
+    assert legacy.training["protocol"]["name"] == "ave-eccv18-weak"
+    assert evaluate(legacy, record=False)["segment_accuracy"] == result["segment_accuracy"]
 def test_unsupervised_split_it_cannot_use_leaves_nothing(tiny_copy, tmp_path):
     write_h5(tiny_copy / "val_order.h5", np.array([0], np.int64), key="order")
     with pytest.raises(ValueError, match="'val' split of at least 2 videos, found 1"):

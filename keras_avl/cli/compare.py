@@ -5,7 +5,7 @@ A thin shell over `keras_avl.training.compare`.
 """
 
 from keras_avl.cli.errors import reports_errors
-from keras_avl.cli.train import add_training_arguments, training_kwargs
+from keras_avl.cli.train import add_protocol_argument, add_training_arguments, training_kwargs
 
 
 def _names(text):
@@ -22,7 +22,7 @@ def run(args):
     rows = compare(args.runs_dir, models=_names(args.models), regimes=_names(args.regimes),
                    split=args.split, resume=args.resume, output=args.output,
                    title=args.title, verbose=args.verbose, seeds=seeds,
-                   **training_kwargs(args))
+                   protocol=args.protocol, **training_kwargs(args))
     print(markdown_table(rows, args.title))
     if args.output:
         print(f"Written: {args.output}")
@@ -50,5 +50,8 @@ def register(subparsers):
     parser.add_argument("--resume", action="store_true",
                         help="reuse finished runs and continue interrupted ones")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    add_protocol_argument(parser, "Default: the common keras-avl recipe for every model "
+                          "(avatt: with its protocol's loss and schedule); --protocol own "
+                          "trains each model with its own recipe where it has one.")
     add_training_arguments(parser)
     parser.set_defaults(func=run)

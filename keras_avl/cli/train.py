@@ -19,7 +19,8 @@ def add_training_arguments(parser):
     parser.add_argument("--embedded-size", default="small", choices=("tiny", "small", "full"),
                         help="size of the embedded default dataset when --data is not given")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (default: keras_avl.training.DEFAULT_EPOCHS, 15)")
+                        help="training epochs (default: the --protocol's, else "
+                        "keras_avl.training.DEFAULT_EPOCHS, 15)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -31,6 +32,19 @@ def add_training_arguments(parser):
                         "keras_avl.training.audio_consistency)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
+
+
+def add_protocol_argument(parser, default_help):
+    """The `--protocol` option of `train` and `compare`."""
+    parser.add_argument("--protocol", default=None,
+                        help="a named training recipe (keras_avl.training.protocols): "
+                        "ave-eccv18-supervised, ave-eccv18-weak (the released A+V-att's "
+                        "loss and per-batch StepLR; any classifier of the paper's config), "
+                        "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "
+                        "cmbs-cvpr22-weak; or 'own': each model's own recipe where it has "
+                        "one. It sets batch size, learning rate and schedule, loss, "
+                        "clipping and epochs (unless --epochs); the epoch is still "
+                        f"selected on val. {default_help}")
 
 
 def parse_overrides(items):
@@ -50,12 +64,10 @@ def parse_overrides(items):
 
 def training_kwargs(args):
     """Keyword arguments of `keras_avl.training.train` from the parsed options."""
-    from keras_avl.training import DEFAULT_EPOCHS
-
     return dict(
         data=args.data,
         embedded_size=args.embedded_size,
-        epochs=args.epochs if args.epochs is not None else DEFAULT_EPOCHS,
+        epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         seed=args.seed,
@@ -74,8 +86,6 @@ def run(args):
         raise ValueError("--resume needs the --run-dir of the interrupted run.")
     run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
     kwargs = training_kwargs(args)
-    if args.protocol is not None and args.epochs is None:
-        kwargs["epochs"] = None  # the protocol's
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
                     mixed_precision=args.mixed_precision, deterministic=args.deterministic,
@@ -100,7 +110,8 @@ def register(subparsers):
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
                         "avfb+swab-mean/max, avfb+swab), avatt (the A+V-att baseline as released in "
-                        "AVE-ECCV18, trained with its protocol), avatt-keras-avl (keras-avl's "
+                        "AVE-ECCV18, trained with its protocol's loss and StepLR), avatt-adam "
+                        "(the same network with Adam + cross-entropy), avatt-keras-avl (keras-avl's "
                         "earlier reading of it); unsupervised regime: ezvsl (the contrastive "
                         "EZ-VSL-style baseline), paper-segment, fusion-mfb-segment (AVTGML plus a "
                         "per-segment audio-visual term), paper-other-class, "
@@ -119,11 +130,9 @@ def register(subparsers):
                         "(tf.distribute.MirroredStrategy, or keras.distribution.DataParallel "
                         "on JAX); multiworker = tf.distribute.MultiWorkerMirroredStrategy, "
                         "cluster from TF_CONFIG; --batch-size is the global batch")
-    parser.add_argument("--protocol", default=None,
-                        help="a method's own training recipe (keras_avl.training.protocols): "
-                        "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "
-                        "cmbs-cvpr22-weak; sets batch size, learning rate schedule, clipping "
-                        "and epochs (unless --epochs); the epoch is still selected on val")
+    add_protocol_argument(parser, "Default: the common keras-avl recipe (Adam, the "
+                          "model's own loss), or the loss and schedule of the model's "
+                          "default protocol (avatt: AVE-ECCV18's) for the epochs given.")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"),

@@ -9,6 +9,10 @@ v, a of shape (T, d):
     s^m_k = mean of the top_k largest CAS^m_t,k over t    (m = v, a)
     score = (s^v + s^a) / 2                               (K,)
 
+With a segment mask (clips shorter than T, padded at the end), the top-k
+means run over the real segments only (all of them when there are fewer than
+top_k).
+
 Training the score against the video's event class (`EventClassLoss`) makes the
 two modalities agree on which event the video holds; CMBS adds gamma * score to
 the event logits of its localization head.
@@ -17,6 +21,7 @@ the event logits of its localization head.
 import keras
 from keras import ops
 
+from keras_avl.layers.segment_mask import merge_masks
 from keras_avl.validation import check_positive_int
 
 
@@ -33,6 +38,8 @@ class ClassActivationConsistency(keras.layers.Layer):
 
     Call arguments:
         inputs: list `[visual, audio]`, both `(B, T, d)`.
+        mask: optional boolean `(B, T)`, False at padded segments (or a list
+            of such masks, one per input).
 
     Returns:
         The score `(B, K)`.
@@ -64,16 +71,30 @@ class ClassActivationConsistency(keras.layers.Layer):
         self.W_a = self.add_weight(name="W_a", shape=(audio_shape[-1], k))
         self.b_a = self.add_weight(name="b_a", shape=(k,), initializer="zeros")
 
-    def _top_k_mean(self, activations):
+    def _top_k_mean(self, activations, mask):
         per_class = ops.transpose(activations, (0, 2, 1))  # (B, K, T)
-        values, _ = ops.top_k(per_class, self.top_k)
-        return ops.mean(values, axis=-1)
+        if mask is None:
+            values, _ = ops.top_k(per_class, self.top_k)
+            return ops.mean(values, axis=-1)
+        real = ops.expand_dims(mask, 1)
+        lowest = ops.min(per_class, axis=(1, 2), keepdims=True)
+        values, _ = ops.top_k(ops.where(real, per_class, lowest), self.top_k)
+        # The first min(top_k, real segments) of the sorted values are real.
+        count = ops.minimum(ops.sum(ops.cast(mask, values.dtype), axis=-1, keepdims=True),
+                            float(self.top_k))
+        kept = ops.cast(ops.arange(self.top_k), values.dtype) < ops.expand_dims(count, -1)
+        kept = ops.cast(kept, values.dtype)
+        return ops.sum(values * kept, axis=-1) / ops.maximum(ops.sum(kept, axis=-1), 1.0)
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
         visual, audio = inputs
-        score_v = self._top_k_mean(ops.matmul(visual, self.W_v) + self.b_v)
-        score_a = self._top_k_mean(ops.matmul(audio, self.W_a) + self.b_a)
+        mask = merge_masks(mask)
+        score_v = self._top_k_mean(ops.matmul(visual, self.W_v) + self.b_v, mask)
+        score_a = self._top_k_mean(ops.matmul(audio, self.W_a) + self.b_a, mask)
         return (score_v + score_a) * 0.5
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def compute_output_shape(self, input_shape):
         return (tuple(input_shape[0])[0], self.num_classes)

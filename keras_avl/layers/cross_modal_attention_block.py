@@ -12,6 +12,9 @@ CMBS uses it three ways: the intra-modal encoder (memory = the query itself),
 the cross-modal decoder (memory = [the other modality's encoding; the query],
 concatenated over time by the caller) and the final audio-visual interaction
 (query = v * a, memory = [a; v], no feed-forward).
+
+With a memory mask (padded segments of clips shorter than T), MHA gives the
+padded memory entries no weight, so a query attends to real segments only.
 """
 
 import keras
@@ -31,6 +34,9 @@ class CrossModalAttentionBlock(keras.layers.Layer):
 
     Call arguments:
         inputs: list `[query, memory]` of shapes `(B, T, d)` and `(B, M, d)`.
+        mask: optional list `[query_mask, memory_mask]` of booleans `(B, T)`
+            and `(B, M)`, False at padded segments: no query attends to a
+            padded memory entry. The output carries no mask.
         training: whether dropout is active.
 
     Returns:
@@ -82,14 +88,19 @@ class CrossModalAttentionBlock(keras.layers.Layer):
             self.norm_2 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy)
             self.norm_2.build(query_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, mask=None, training=None):
         query, memory = inputs
+        memory_mask = mask[1] if isinstance(mask, (list, tuple)) else None
         drop = lambda x: self.residual_dropout(x, training=training)
-        attended = self.attention(query, memory, memory, training=training)
+        attended = self.attention(query, memory, memory, value_mask=memory_mask,
+                                  training=training)
         y = self.norm_1(query + drop(attended))
         if not self.feedforward_dim:
             return y
         return self.norm_2(y + drop(self.projection(drop(self.hidden(y)))))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])

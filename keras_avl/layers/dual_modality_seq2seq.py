@@ -17,11 +17,17 @@ For one video with audio a_t and visual v_t features (t = 1..T):
 
 so the decoder sees the global (whole-video) summary of both modalities through
 its initial state and the local (per-segment) features through its input.
+
+With a segment mask (clips shorter than T, padded at the end), the three
+BiLSTMs skip the padded segments: the encoders' final states summarise the
+real segments a_1..a_n, v_1..v_n only, and the decoder's outputs at the real
+segments are those of the clip cut to its n real segments.
 """
 
 import keras
 from keras import ops
 
+from keras_avl.layers.segment_mask import merge_masks
 from keras_avl.validation import check_positive_int
 
 
@@ -44,6 +50,8 @@ class DualModalitySeq2Seq(keras.layers.Layer):
 
     Call arguments:
         inputs: list `[audio, visual]` of shapes `(B, T, d_a)` and `(B, T, d_v)`.
+        mask: optional boolean `(B, T)`, False at padded segments (or a list
+            of such masks, one per input); the output carries it.
 
     Returns:
         `(B, T, 4 * units)`: the decoder's forward and backward outputs.
@@ -77,13 +85,17 @@ class DualModalitySeq2Seq(keras.layers.Layer):
         self.visual_encoder.build(visual_shape)
         self.decoder.build(audio_shape[:-1] + (audio_shape[-1] + visual_shape[-1],))
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
         audio, visual = inputs
-        _, h_af, c_af, h_ab, c_ab = self.audio_encoder(audio)
-        _, h_vf, c_vf, h_vb, c_vb = self.visual_encoder(visual)
+        mask = merge_masks(mask)
+        _, h_af, c_af, h_ab, c_ab = self.audio_encoder(audio, mask=mask)
+        _, h_vf, c_vf, h_vb, c_vb = self.visual_encoder(visual, mask=mask)
         join = lambda x, y: ops.concatenate([x, y], axis=-1)
         initial_state = [join(h_af, h_vf), join(c_af, c_vf), join(h_ab, h_vb), join(c_ab, c_vb)]
-        return self.decoder(join(audio, visual), initial_state=initial_state)
+        return self.decoder(join(audio, visual), initial_state=initial_state, mask=mask)
+
+    def compute_mask(self, inputs, mask=None):
+        return merge_masks(mask)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])[:-1] + (4 * self.units,)

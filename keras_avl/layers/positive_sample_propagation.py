@@ -21,11 +21,18 @@ returns the cosine similarity s_t = cos(v_psp,t, a_psp,t) of each segment's
 audio-visual pair, on which PSP's AVPS loss acts (`keras_avl.losses.AVPSLoss`).
 As in the code, no projection has a bias and one LayerNorm is shared by the two
 modalities.
+
+With a segment mask (clips shorter than T, padded at the end; the code has
+none: AVE's clips all last 10 s), the columns of beta at padded segments are
+zeroed before the row normalisation, so a real segment receives features from
+the real segments of the other modality only, as it would in the clip cut to
+its real segments, and s_t = 0 at a padded segment (it reaches no AVPS term).
 """
 
 import keras
 from keras import ops
 
+from keras_avl.layers.segment_mask import merge_masks
 from keras_avl.validation import check_positive_int, check_rate
 
 EPSILON = 1e-8
@@ -52,6 +59,8 @@ class PositiveSamplePropagation(keras.layers.Layer):
 
     Call arguments:
         inputs: list `[audio, visual]`, both of shape `(B, T, d)`.
+        mask: optional boolean `(B, T)`, False at padded segments (or a list
+            of such masks, one per input); `fused` carries it.
         training: whether dropout is active.
 
     Returns:
@@ -96,28 +105,39 @@ class PositiveSamplePropagation(keras.layers.Layer):
         self.W_afc = self.add_weight(name="W_afc", shape=(d, out), initializer="glorot_uniform")
         self.layer_norm.build(audio_shape[:-1] + (out,))
 
-    def _prune(self, beta):
+    def _prune(self, beta, mask):
         # float32: eps = 1e-8 vanishes in float16 and an all-zero row would give 0/0.
-        beta = _normalise_rows(ops.cast(beta, "float32"))
+        beta = ops.cast(beta, "float32")
+        if mask is not None:  # padded segments give nothing
+            beta = beta * ops.cast(ops.expand_dims(mask, 1), "float32")
+        beta = _normalise_rows(beta)
         gamma = ops.where(beta > self.threshold, beta, ops.zeros_like(beta))
         return ops.cast(_normalise_rows(gamma), self.compute_dtype)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, mask=None, training=None):
         audio, visual = inputs
+        mask = merge_masks(mask)
         branch = lambda x, w: self.dropout_layer(ops.relu(ops.matmul(x, w)), training=training)
         v_1, v_2 = branch(visual, self.W_v1), branch(visual, self.W_v2)
         a_1, a_2 = branch(audio, self.W_a1), branch(audio, self.W_a2)
         scale = ops.sqrt(ops.cast(ops.shape(v_2)[-1], v_2.dtype))
         beta_va = ops.relu(ops.matmul(v_2, ops.transpose(a_1, (0, 2, 1))) / scale)
         beta_av = ops.transpose(beta_va, (0, 2, 1))
-        v_psp = visual + ops.matmul(self._prune(beta_va), a_2)
-        a_psp = audio + ops.matmul(self._prune(beta_av), v_1)
+        v_psp = visual + ops.matmul(self._prune(beta_va, mask), a_2)
+        a_psp = audio + ops.matmul(self._prune(beta_av, mask), v_1)
         v_psp = self.layer_norm(branch(v_psp, self.W_vfc))
         a_psp = self.layer_norm(branch(a_psp, self.W_afc))
         fused = (v_psp + a_psp) * 0.5
         v_unit, a_unit = (_unit(ops.cast(x, "float32")) for x in (v_psp, a_psp))
-        similarity = ops.cast(ops.sum(v_unit * a_unit, axis=-1), self.compute_dtype)
-        return fused, similarity
+        similarity = ops.sum(v_unit * a_unit, axis=-1)
+        if mask is not None:
+            similarity = ops.where(mask, similarity, ops.zeros_like(similarity))
+        return fused, ops.cast(similarity, self.compute_dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        # The similarity carries no mask: AVPSLoss reads the real segments
+        # from the labels (keras_avl.losses.avps_loss).
+        return merge_masks(mask), None
 
     def compute_output_shape(self, input_shape):
         audio_shape = tuple(input_shape[0])

@@ -45,3 +45,25 @@ class SegmentMask(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, segment_mask=None):
         return keras.KerasTensor(tuple(inputs.shape[:2]), dtype="bool")
+
+
+def merge_masks(mask):
+    """One boolean (B, T) mask from a layer's `mask` argument: None, a mask,
+    or a list of masks (one per input, as Keras fills it in for a layer of
+    several inputs; None entries are ignored); None when there is none.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> m = np.array([[True, False]])
+    >>> ops.convert_to_numpy(merge_masks([None, m, m])).tolist(), merge_masks([None])
+    ([[True, False]], None)
+    """
+    masks = [m for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
+    if not masks:
+        return None
+    merged = ops.cast(masks[0], "bool")
+    for other in masks[1:]:
+        merged = ops.logical_and(merged, ops.cast(other, "bool"))
+    return merged

@@ -21,7 +21,8 @@ class SegmentScoreWeighting(keras.layers.Layer):
     Weights: `w` of shape `(C, 1)`.
 
     Call arguments:
-        inputs: scores `(B, T, C)`.
+        inputs: scores `(B, T, C)`; a segment mask on them passes through
+            (each segment is weighted on its own).
 
     Returns:
         The weighted scores `(B, T, C)`.
@@ -33,6 +34,10 @@ class SegmentScoreWeighting(keras.layers.Layer):
     >>> tuple(SegmentScoreWeighting()(x).shape)
     (2, 10, 5)
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
 
     def build(self, input_shape):
         self.w = self.add_weight(name="w", shape=(tuple(input_shape)[-1], 1))

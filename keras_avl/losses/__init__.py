@@ -16,6 +16,7 @@ from keras_avl.losses.info_nce_loss import InfoNCELoss, info_nce_loss
 from keras_avl.losses.label_free_loss import LabelFreeLoss
 from keras_avl.losses.mil_cross_entropy import mil_cross_entropy
 from keras_avl.losses.multilabel_soft_margin import multilabel_soft_margin_loss
+from keras_avl.losses.probability_binary_crossentropy import probability_binary_crossentropy
 
 __all__ = [
     "AVPSLoss",
@@ -29,5 +30,6 @@ __all__ = [
     "mil_cross_entropy",
     "multilabel_soft_margin_loss",
     "normalized_gram",
+    "probability_binary_crossentropy",
     "segment_triplet_loss",
 ]

@@ -12,17 +12,25 @@ the segments of the video's event (not background):
 The target is built from the one-hot segment labels (B, T, C) the supervised
 regime trains on (background = the last class), so the loss sits beside the
 classification loss on the same labels.
+
+Padded segments (clips shorter than T) have all-zero label rows
+(`keras_avl.models.registry.fit_targets` zeroes them): they count neither in
+E nor in the sums and means over t, which run over the n real segments R:
+
+    r_t = relu(s_t) / (sum_{u in R} relu(s_u) + eps),  AVPS = 1/n sum_{t in R} (r_t - y_t)^2
 """
 
 import keras
 from keras import ops
+
+from keras_avl.losses.segment_labels import mean_over_real_segments, real_segments
 
 EPSILON = 1e-8
 
 
 def event_segment_targets(segment_labels):
     """y of the docstring: (B, T) from one-hot segment labels (B, T, C)."""
-    event = 1.0 - ops.cast(segment_labels, "float32")[..., -1]
+    event = ops.sum(ops.cast(segment_labels, "float32")[..., :-1], axis=-1)
     count = ops.sum(event, axis=-1, keepdims=True)
     return event / ops.maximum(count, 1.0)
 
@@ -44,6 +52,6 @@ class AVPSLoss(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        similarity = ops.relu(ops.cast(y_pred, "float32"))
+        similarity = ops.relu(ops.cast(y_pred, "float32")) * real_segments(y_true)
         r = similarity / (ops.sum(similarity, axis=-1, keepdims=True) + EPSILON)
-        return ops.mean(ops.square(r - event_segment_targets(y_true)), axis=-1)
+        return mean_over_real_segments(ops.square(r - event_segment_targets(y_true)), y_true)

@@ -6,7 +6,9 @@ labels (B, T, C) (background = last class):
     k = argmax_c max_t y_t,c  (c < C - 1),   CE = -log softmax(z)_k.
 
 A video without any event segment has k = 0, as in the code (`max` of an
-all-zero row picks the first class).
+all-zero row picks the first class). Padded segments (clips shorter than T)
+have all-zero label rows (`keras_avl.models.registry.fit_targets` zeroes
+them), so k is read from the real segments only.
 """
 
 import keras

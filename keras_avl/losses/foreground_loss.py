@@ -9,10 +9,16 @@ one-hot segment labels (B, T, C) whose last class is the background:
 The scores z are logits (`BCEWithLogitsLoss` in the code). CMBS applies the
 same loss to its audio-visual gate, a product of sigmoids already in [0, 1],
 also as logits; `ForegroundLoss` does the same when given the gate.
+
+Padded segments (clips shorter than T) have all-zero label rows
+(`keras_avl.models.registry.fit_targets` zeroes them): the mean over t runs
+over the real segments only.
 """
 
 import keras
 from keras import ops
+
+from keras_avl.losses.segment_labels import mean_over_real_segments
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")
@@ -35,4 +41,4 @@ class ForegroundLoss(keras.losses.Loss):
         logits = ops.cast(y_pred, "float32")
         # log(1 + exp(-|z|)) + max(z, 0) - z f: the stable form of the BCE.
         losses = ops.relu(logits) - logits * foreground + ops.log1p(ops.exp(-ops.abs(logits)))
-        return ops.mean(losses, axis=-1)
+        return mean_over_real_segments(losses, y_true)

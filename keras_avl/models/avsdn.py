@@ -17,6 +17,11 @@ the choices it leaves open written down here and in `DualModalitySeq2Seq`:
   pooling, as A+V-att and the paper's weak model), categorical cross-entropy
   on the video label;
 - training: Adam, learning rate 1e-3 (choice: the AVE default).
+
+Segment masks (`segment_mask`, clips shorter than T): the BiLSTMs skip padded
+segments, the segment probabilities carry the mask (Keras leaves padded
+segments out of the loss and the accuracy) and MIL pooling averages the real
+segments only.
 """
 
 import dataclasses
@@ -24,7 +29,8 @@ import dataclasses
 import keras
 
 from keras_avl.layers import DualModalitySeq2Seq, MILPooling
-from keras_avl.models.builders import model_inputs
+from keras_avl.models.compiling import compile_model
+from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.method_config import MethodConfig
 
@@ -47,19 +53,14 @@ class AVSDNConfig(MethodConfig):
     dropout: float = 0.2
 
 
-def _segment_probabilities(config, inputs):
+def _segment_probabilities(config, inputs, mask):
     pooled = keras.layers.TimeDistributed(
         keras.layers.GlobalAveragePooling2D(), name="visual_pooling")(inputs["visual"])
     decoded = DualModalitySeq2Seq(units=config.hidden, name="dual_modality_seq2seq")(
-        [inputs["audio"], pooled])
+        [inputs["audio"], pooled], mask=mask)
     decoded = keras.layers.Dropout(config.dropout, name="classifier_dropout")(decoded)
     return keras.layers.Dense(config.num_classes, activation="softmax", dtype="float32",
                               name="segment_probabilities")(decoded)
-
-
-def _compile(model, config, optimizer):
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-                  loss="categorical_crossentropy", metrics=["categorical_accuracy"])
 
 
 def build_avsdn_supervised(config=None, compile=True, optimizer=None):
@@ -73,9 +74,11 @@ def build_avsdn_supervised(config=None, compile=True, optimizer=None):
     """
     config = config or AVSDNConfig()
     inputs = model_inputs(config)
-    model = OptionalInputsModel(inputs, _segment_probabilities(config, inputs), name="avsdn_supervised")
+    probabilities = _segment_probabilities(config, inputs, real_segments(inputs))
+    model = OptionalInputsModel(inputs, probabilities, name="avsdn_supervised")
     if compile:
-        _compile(model, config, optimizer)
+        compile_model(model, config, "categorical_crossentropy", ["categorical_accuracy"],
+                      optimizer)
     return model
 
 
@@ -90,8 +93,11 @@ def build_avsdn_weak(config=None, compile=True, optimizer=None):
     """
     config = config or AVSDNConfig()
     inputs = model_inputs(config)
-    video = MILPooling(name="video_probabilities")(_segment_probabilities(config, inputs))
+    mask = real_segments(inputs)
+    video = MILPooling(name="video_probabilities")(
+        _segment_probabilities(config, inputs, mask), mask=mask)
     model = OptionalInputsModel(inputs, video, name="avsdn_weak")
     if compile:
-        _compile(model, config, optimizer)
+        compile_model(model, config, "categorical_crossentropy", ["categorical_accuracy"],
+                      optimizer)
     return model

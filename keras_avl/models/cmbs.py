@@ -24,13 +24,22 @@ fused sequence is their mean.
 - weak: per-segment logits G_t * s, with s the class-activation consistency
   score over the C classes; the video prediction is the softmax of their max
   over time, trained like the code with `MultiLabelSoftMarginLoss` on that
-  softmax (a binary cross-entropy that reads the probabilities as logits).
+  softmax (a binary cross-entropy that reads the probabilities as logits;
+  `multilabel_soft_margin_loss`).
 
 Choices where this differs from the released code (see also the layers):
 AGSCA without the code's extra self-attention branch; the weak model keeps the
 supervised trunk (the code's weak model has no BiLSTMs, swaps which gate
 scales which modality and averages the gates) and takes its class scores from
 the consistency layer instead of a gated fused CAS.
+
+Segment masks (`segment_mask`, clips shorter than T; CMBS's code has none):
+the BiLSTMs skip padded segments, no attention block attends to a padded
+segment (`CrossModalAttentionBlock` gets the memory's mask), the
+class-activation consistency and the max over time run over the real
+segments, the segment probabilities carry the mask (Keras leaves padded
+segments out of the accuracy), and the foreground and event-class losses read
+the real segments from the labels that `fit_targets` zeroes at padding.
 """
 
 import dataclasses
@@ -43,10 +52,13 @@ from keras_avl.layers import (
     ClassActivationConsistency,
     CrossModalAttentionBlock,
     EventGatedProbabilities,
+    MILPooling,
 )
-from keras_avl.losses import EventClassLoss, ForegroundLoss
-from keras_avl.models.builders import model_inputs
+from keras_avl.losses import EventClassLoss, ForegroundLoss, multilabel_soft_margin_loss
+from keras_avl.models.compiling import compile_model, compile_video_classifier
+from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
+from keras_avl.models.outputs import float32_output, softmax_output
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -118,7 +130,7 @@ def _time_concat(name):
     return keras.layers.Concatenate(axis=1, name=name)
 
 
-def _trunk(config, inputs):
+def _trunk(config, inputs, mask):
     """(fused (B, T, d), audio-visual gate (B, T), suppressed visual, audio)."""
     regions = keras.layers.Reshape(
         (config.segments, config.regions, config.visual_dim), name="visual_regions"
@@ -131,19 +143,22 @@ def _trunk(config, inputs):
     d = config.d_model
     lstm = lambda units, name: keras.layers.Bidirectional(
         keras.layers.LSTM(units, return_sequences=True), name=name)
-    audio = lstm(d // 2, "audio_lstm")(inputs["audio"])
-    visual = lstm(d, "visual_lstm")(attended)
+    audio = lstm(d // 2, "audio_lstm")(inputs["audio"], mask=mask)
+    visual = lstm(d, "visual_lstm")(attended, mask=mask)
+    # Every memory is a sequence or two sequences of T segments side by side.
+    masks = [mask, mask]
+    memory_masks = [mask, _time_concat("memory_mask")(masks)]
 
     def encode(x, modality):
         x = keras.layers.Dense(d, name=f"{modality}_encoder_input")(x)
         for i in range(config.encoder_blocks):
-            x = _block(config, f"{modality}_encoder_{i}")([x, x])
+            x = _block(config, f"{modality}_encoder_{i}")([x, x], mask=masks)
         return x
 
     def query(x, keys, modality):
         x = keras.layers.Dense(d, name=f"{modality}_decoder_input")(x)
         memory = _time_concat(f"{modality}_decoder_memory")([keys, x])
-        return _block(config, f"{modality}_decoder")([x, memory])
+        return _block(config, f"{modality}_decoder")([x, memory], mask=memory_masks)
 
     visual_keys, audio_keys = encode(visual, "visual"), encode(audio, "audio")
     audio_query = query(audio, visual_keys, "audio")
@@ -156,16 +171,12 @@ def _trunk(config, inputs):
         product = keras.layers.Multiply(name=f"{name}_query")([x, other])
         memory = _time_concat(f"{name}_memory")([other, x])
         return _block(config, name, heads=config.interaction_heads,
-                      feedforward=False)([product, memory])
+                      feedforward=False)([product, memory], mask=memory_masks)
 
     visual_mixed = interact(visual_query, audio_query, "av_interaction")
     audio_mixed = interact(audio_query, visual_mixed, "va_interaction")
     fused = keras.layers.Average(name="fused")([visual_mixed, audio_mixed])
     return fused, gate, visual_query, audio_query
-
-
-def _float32(name):
-    return keras.layers.Activation("linear", dtype="float32", name=name)
 
 
 def build_cmbs_supervised(config=None, compile=True, optimizer=None):
@@ -183,32 +194,35 @@ def build_cmbs_supervised(config=None, compile=True, optimizer=None):
     """
     config = config or CMBSConfig()
     inputs = model_inputs(config)
-    fused, gate, visual, audio = _trunk(config, inputs)
+    mask = real_segments(inputs)
+    fused, gate, visual, audio = _trunk(config, inputs, mask)
     events = config.num_classes - 1
     consistency = ClassActivationConsistency(events, config.top_k,
-                                             name="class_activation_consistency")([visual, audio])
+                                             name="class_activation_consistency")(
+        [visual, audio], mask=mask)
     event_logits = keras.layers.Reshape((config.segments,), name="event_logit_per_segment")(
         keras.layers.Dense(1, name="event_classifier")(fused))
     class_logits = keras.layers.Add(name="class_logits_sum")([
         keras.layers.Dense(events, name="class_classifier")(
-            keras.layers.GlobalMaxPooling1D(name="fused_max")(fused)),
+            MILPooling("max", name="fused_max")(fused, mask=mask)),
         keras.layers.Rescaling(config.gamma, name="consistency_weight")(consistency),
     ])
     outputs = {
         "segment_probabilities": EventGatedProbabilities(
-            dtype="float32", name="segment_probabilities")([event_logits, class_logits]),
-        "event_logits": _float32("event_logits")(event_logits),
-        "av_gate": _float32("av_gate")(gate),
-        "class_logits": _float32("class_logits")(class_logits),
-        "consistency_score": _float32("consistency_score")(consistency),
+            dtype="float32", name="segment_probabilities")([event_logits, class_logits],
+                                                           mask=mask),
+        "event_logits": float32_output("event_logits")(event_logits),
+        "av_gate": float32_output("av_gate")(gate),
+        "class_logits": float32_output("class_logits")(class_logits),
+        "consistency_score": float32_output("consistency_score")(consistency),
     }
     model = OptionalInputsModel(inputs, outputs, name="cmbs_supervised")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"event_logits": ForegroundLoss(), "av_gate": ForegroundLoss(),
-                  "class_logits": EventClassLoss(), "consistency_score": EventClassLoss()},
-            metrics={"segment_probabilities": ["categorical_accuracy"]},
+        compile_model(
+            model, config,
+            {"event_logits": ForegroundLoss(), "av_gate": ForegroundLoss(),
+             "class_logits": EventClassLoss(), "consistency_score": EventClassLoss()},
+            {"segment_probabilities": ["categorical_accuracy"]}, optimizer,
         )
     return model
 
@@ -227,25 +241,22 @@ def build_cmbs_weak(config=None, compile=True, optimizer=None):
     """
     config = config or CMBSConfig(alpha=0.2, gamma=0.5)
     inputs = model_inputs(config)
-    _, gate, visual, audio = _trunk(config, inputs)
+    mask = real_segments(inputs)
+    _, gate, visual, audio = _trunk(config, inputs, mask)
     classes = config.num_classes
     scores = ClassActivationConsistency(classes, config.top_k,
-                                        name="class_activation_consistency")([visual, audio])
+                                        name="class_activation_consistency")(
+        [visual, audio], mask=mask)
     segment_logits = keras.layers.Multiply(name="gated_segment_logits")([
         keras.layers.Reshape((config.segments, 1), name="gate_per_segment")(gate),
         keras.layers.Reshape((1, classes), name="scores_per_video")(scores),
     ])
-    softmax = lambda name: keras.layers.Activation("softmax", dtype="float32", name=name)
     outputs = {
-        "video_probabilities": softmax("video_probabilities")(
-            keras.layers.GlobalMaxPooling1D(name="video_logits")(segment_logits)),
-        "segment_probabilities": softmax("segment_probabilities")(segment_logits),
+        "video_probabilities": softmax_output("video_probabilities")(
+            MILPooling("max", name="video_logits")(segment_logits, mask=mask)),
+        "segment_probabilities": softmax_output("segment_probabilities")(segment_logits),
     }
     model = OptionalInputsModel(inputs, outputs, name="cmbs_weak")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"video_probabilities": keras.losses.BinaryCrossentropy(from_logits=True)},
-            metrics={"video_probabilities": ["categorical_accuracy"]},
-        )
+        compile_video_classifier(model, config, multilabel_soft_margin_loss, optimizer)
     return model

@@ -5,7 +5,6 @@ import dataclasses
 from keras_avl.layers.avfb_layer import FUSIONS, MF_NORMALIZATIONS
 from keras_avl.layers.swab_layer import POOLINGS
 from keras_avl.models.config_serialization import ConfigSerialization
-from keras_avl.models.protocols import PROTOCOLS
 from keras_avl.regimes import NEGATIVE_SAMPLINGS
 from keras_avl.validation import check_choice, check_positive_int, check_rate
 
@@ -77,10 +76,9 @@ class AVLConfig(ConfigSerialization):
             or `"other-class"` (a video of another class; needs video labels).
         temperature: tau of the contrastive baseline's InfoNCE (EZ-VSL: 0.03);
             its common space has `embed_dim` channels.
-        learning_rate: Adam's learning rate used by the builders' `compile`.
-        protocol: the training protocol of the classifiers
-            (`keras_avl.models.protocols`): `"keras-avl"` (Adam +
-            cross-entropy) or `"ave-eccv18"` (AVE-ECCV18's loss and StepLR).
+        learning_rate: Adam's learning rate used by the builders' `compile`
+            (a training protocol, `keras_avl.training.protocols`, may compile
+            with its own optimizer and loss).
         avatt_hidden_dim: the baseline's projection size (512 in AVE's code).
     """
 
@@ -112,8 +110,23 @@ class AVLConfig(ConfigSerialization):
     negative_sampling: str = "any-video"
     temperature: float = 0.03
     learning_rate: float = 1e-3
-    protocol: str = "keras-avl"
     avatt_hidden_dim: int = 512
+
+    @classmethod
+    def from_dict(cls, config):
+        """As `ConfigSerialization.from_dict`; configs written before the
+        training protocol left `AVLConfig` may hold `"protocol": "keras-avl"`
+        (the common recipe: dropped). `keras_avl.runs.load_run` turns an
+        older `"ave-eccv18"` into the run's training protocol first."""
+        config = dict(config)
+        if config.get("protocol", "keras-avl") != "keras-avl":
+            raise ValueError(
+                f"`protocol` is no AVLConfig field any more; received "
+                f"protocol={config['protocol']!r}: choose a training protocol "
+                "(keras_avl.training.protocols, `keras-avl train --protocol`)."
+            )
+        config.pop("protocol", None)
+        return super().from_dict(config)
 
     def __post_init__(self):
         for name in (
@@ -151,7 +164,6 @@ class AVLConfig(ConfigSerialization):
                 f"{changed} are options of the paper's model (architecture='paper'); "
                 f"received architecture={self.architecture!r}."
             )
-        check_choice("protocol", self.protocol, PROTOCOLS)
         self.mfb_dropout = check_rate("mfb_dropout", self.mfb_dropout)
         self.dropout = check_rate("dropout", self.dropout)
         check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLINGS)

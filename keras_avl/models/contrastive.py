@@ -15,7 +15,7 @@ import keras
 
 from keras_avl.layers import AudioVisualSimilarity
 from keras_avl.losses import InfoNCELoss
-from keras_avl.models.builders import model_inputs
+from keras_avl.models.inputs import model_inputs
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.config import AVLConfig
 

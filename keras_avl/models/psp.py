@@ -15,12 +15,20 @@ bias-free) give the segment scores.
   PSP block (output `av_similarity`);
 - weak: the scores are reweighted per segment (`SegmentScoreWeighting`), the
   video prediction is the softmax of their mean over the segments, trained with
-  the binary cross-entropy against the video label (as the code).
+  the binary cross-entropy of that softmax against the video label (as the
+  code's `nn.BCELoss`; `probability_binary_crossentropy`).
 
 Choice (the code's two regimes differ in details the paper does not discuss):
 the weak model here keeps the supervised trunk (the audio projections, the
 bias-free visual projections and the PSP block's output projections), with its
 own threshold (0.095).
+
+Segment masks (`segment_mask`, clips shorter than T; PSP's code has none): the
+BiLSTMs skip padded segments, the PSP block propagates from real segments only
+and gives padded ones no similarity, the weak video scores average the real
+segments, the segment probabilities carry the mask (Keras leaves padded
+segments out of the cross-entropy and the accuracy), and the AVPS loss reads
+the real segments from the labels that `fit_targets` zeroes at padding.
 """
 
 import dataclasses
@@ -28,9 +36,11 @@ import dataclasses
 import keras
 
 from keras_avl.layers import AudioGuidedAttention, PositiveSamplePropagation, SegmentScoreWeighting
-from keras_avl.losses import AVPSLoss
-from keras_avl.models.builders import model_inputs
+from keras_avl.losses import AVPSLoss, probability_binary_crossentropy
+from keras_avl.models.compiling import compile_model, compile_video_classifier
+from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
+from keras_avl.models.outputs import float32_output, softmax_output
 from keras_avl.models.method_config import MethodConfig
 
 
@@ -78,7 +88,7 @@ def _projections(sizes, name):
     )
 
 
-def _segment_scores(config, inputs):
+def _segment_scores(config, inputs, mask):
     """The shared trunk: (segment scores (B, T, C), similarities (B, T))."""
     audio = _projections((config.projection_dim, config.hidden), "audio_projection")(
         inputs["audio"])
@@ -95,15 +105,12 @@ def _segment_scores(config, inputs):
     fused, similarity = PositiveSamplePropagation(
         output_dim=config.psp_dim, threshold=config.threshold,
         dropout=config.psp_dropout, name="positive_sample_propagation",
-    )([lstm("audio_lstm")(audio), lstm("visual_lstm")(visual)])
+    )([lstm("audio_lstm")(audio, mask=mask), lstm("visual_lstm")(visual, mask=mask)],
+      mask=mask)
     hidden = keras.layers.Dense(config.classifier_hidden, activation="relu", use_bias=False,
                                 name="hidden_dense")(fused)
     scores = keras.layers.Dense(config.num_classes, use_bias=False, name="segment_scores")(hidden)
     return scores, similarity
-
-
-def _softmax(name):
-    return keras.layers.Activation("softmax", dtype="float32", name=name)
 
 
 def build_psp_supervised(config=None, compile=True, optimizer=None):
@@ -122,20 +129,18 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
     """
     config = config or PSPConfig()
     inputs = model_inputs(config)
-    scores, similarity = _segment_scores(config, inputs)
+    scores, similarity = _segment_scores(config, inputs, real_segments(inputs))
     outputs = {
-        "segment_probabilities": _softmax("segment_probabilities")(scores),
-        "av_similarity": keras.layers.Activation("linear", dtype="float32",
-                                                 name="av_similarity")(similarity),
+        "segment_probabilities": softmax_output("segment_probabilities")(scores),
+        "av_similarity": float32_output("av_similarity")(similarity),
     }
     model = OptionalInputsModel(inputs, outputs, name="psp_supervised")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"segment_probabilities": "categorical_crossentropy",
-                  "av_similarity": AVPSLoss()},
+        compile_model(
+            model, config,
+            {"segment_probabilities": "categorical_crossentropy", "av_similarity": AVPSLoss()},
+            {"segment_probabilities": ["categorical_accuracy"]}, optimizer,
             loss_weights={"segment_probabilities": 1.0, "av_similarity": config.avps_weight},
-            metrics={"segment_probabilities": ["categorical_accuracy"]},
         )
     return model
 
@@ -154,19 +159,16 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     """
     config = config or PSPConfig(threshold=0.095)
     inputs = model_inputs(config)
-    scores, _ = _segment_scores(config, inputs)
+    mask = real_segments(inputs)
+    scores, _ = _segment_scores(config, inputs, mask)
     weighted = SegmentScoreWeighting(name="segment_score_weighting")(scores)
     outputs = {
-        "video_probabilities": _softmax("video_probabilities")(
-            keras.layers.GlobalAveragePooling1D(name="video_scores")(weighted)),
+        "video_probabilities": softmax_output("video_probabilities")(
+            keras.layers.GlobalAveragePooling1D(name="video_scores")(weighted, mask=mask)),
         # No loss: the per-segment prediction, an output so that it is built.
-        "segment_probabilities": _softmax("segment_probabilities")(weighted),
+        "segment_probabilities": softmax_output("segment_probabilities")(weighted),
     }
     model = OptionalInputsModel(inputs, outputs, name="psp_weak")
     if compile:
-        model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(config.learning_rate),
-            loss={"video_probabilities": "binary_crossentropy"},
-            metrics={"video_probabilities": ["categorical_accuracy"]},
-        )
+        compile_video_classifier(model, config, probability_binary_crossentropy, optimizer)
     return model

@@ -1,22 +1,31 @@
 """The registry of methods: a name -> its config class and its builder per
 regime, so that `train`, `evaluate` and `compare` handle every method alike.
 
-The paper's model and its Table 1-3 rows (A+V-att included) stay variants of
-`AVLConfig` (`keras_avl.models.VARIANTS`, built by `build_model`); the other
-methods of the AVE benchmark live one a module (`avsdn`, `psp`, `cmbs`), each
-with its own config dataclass (a `MethodConfig`).
+Every method lives in its own module: the paper's model (`paper`) and A+V-att
+(`avatt`), both built from an `AVLConfig` (the rows of the paper's Tables 1-3
+and the A+V-att readings stay variants of it, `keras_avl.models.VARIANTS`,
+which `train` builds through `build_model`), and the other methods of the AVE
+benchmark (`avsdn`, `psp`, `cmbs`), each with its own config dataclass (a
+`MethodConfig`).
 
 Models of several outputs (PSP and CMBS) train every output on the same labels
 (each loss reads what it needs from them): `fit_targets` repeats the labels per
-output, and `monitored_metric` names the accuracy of the regime's main output.
+output (zeroed at padded segments), and `monitored_metric` names the accuracy
+of the regime's main output.
 """
 
 import dataclasses
 
+from keras_avl.models.avatt import build_avatt_supervised, build_avatt_weak
 from keras_avl.models.avsdn import AVSDNConfig, build_avsdn_supervised, build_avsdn_weak
 from keras_avl.models.builders import REGIMES, build_model
 from keras_avl.models.cmbs import CMBSConfig, build_cmbs_supervised, build_cmbs_weak
 from keras_avl.models.config import AVLConfig
+from keras_avl.models.paper import (
+    build_paper_supervised,
+    build_paper_unsupervised,
+    build_paper_weak,
+)
 from keras_avl.models.psp import PSPConfig, build_psp_supervised, build_psp_weak
 from keras_avl.models.variants import VARIANTS
 
@@ -30,15 +39,18 @@ class Method:
 
     Args:
         name: its registry name (`keras-avl train --model NAME`).
-        config_class: its config dataclass (a `MethodConfig`).
+        config_class: its config dataclass (a `MethodConfig`, or `AVLConfig`).
         builders: regime -> `builder(config, compile=True, optimizer=None)`.
         reference: the paper it follows.
+        defaults: the fields of `config_class` that make it this method (A+V-att:
+            those of the variant `avatt`).
     """
 
     name: str
     config_class: type
     builders: dict
     reference: str
+    defaults: dict = dataclasses.field(default_factory=dict)
 
     @property
     def regimes(self):
@@ -46,12 +58,20 @@ class Method:
 
     def config(self, **fields):
         """The method's config with `fields` changed."""
-        return self.config_class().replace(**fields)
+        return self.config_class().replace(**{**self.defaults, **fields})
 
     def build(self, config=None, regime="supervised", compile=True, optimizer=None):
-        """Builds the model of `regime`; a regime the method lacks is a clear error."""
+        """Builds the model of `regime`; a regime the method lacks is a clear error.
+
+        Example:
+
+        >>> config = get("paper").config(num_classes=3, visual_dim=8, embed_dim=8,
+        ...                              mfb_output_dim=4, hidden=4, swab_units=4)
+        >>> get("paper").build(config, "weak").output_shape
+        (None, 3)
+        """
         self.check_regime(regime)
-        return self.builders[regime](config or self.config_class(), compile=compile,
+        return self.builders[regime](config or self.config(), compile=compile,
                                      optimizer=optimizer)
 
     def check_regime(self, regime):
@@ -65,6 +85,13 @@ class Method:
 METHODS = {
     method.name: method
     for method in (
+        Method("paper", AVLConfig,
+               {"supervised": build_paper_supervised, "weak": build_paper_weak,
+                "unsupervised": build_paper_unsupervised},
+               "Ramaswamy & Das, WACV 2020"),
+        Method("avatt", AVLConfig,
+               {"supervised": build_avatt_supervised, "weak": build_avatt_weak},
+               "Tian et al., ECCV 2018", defaults=VARIANTS["avatt"]),
         Method("avsdn", AVSDNConfig,
                {"supervised": build_avsdn_supervised, "weak": build_avsdn_weak},
                "Lin, Li & Wang, ICASSP 2019"),
@@ -79,8 +106,9 @@ METHODS = {
 
 
 def model_names():
-    """Every name `train --model` accepts: the paper's variants, then the methods."""
-    return tuple(VARIANTS) + tuple(METHODS)
+    """Every name `train --model` accepts: the paper's variants (`paper` and
+    `avatt` among them), then the other methods."""
+    return tuple(VARIANTS) + tuple(name for name in METHODS if name not in VARIANTS)
 
 
 def get(name):
@@ -88,8 +116,8 @@ def get(name):
 
     Example:
 
-    >>> get("psp").regimes
-    ('supervised', 'weak')
+    >>> get("psp").regimes, get("paper").regimes
+    (('supervised', 'weak'), ('supervised', 'weak', 'unsupervised'))
     """
     if name not in METHODS:
         hint = (f" ({name!r} is a variant of the paper's model, built from an "
@@ -114,28 +142,47 @@ def method_config(name, base_fields, overrides):
     return get(name).config(**base_fields).replace(**overrides)
 
 
-def build(config, regime, compile=True, optimizer=None):
+def build(config, regime, compile=True, optimizer=None, loss=None):
     """Builds `regime`'s model of any config: an `AVLConfig` through
-    `build_model`, a method's config through its builder."""
+    `build_model`, a method's config through its builder. `optimizer` and
+    `loss` come from a training protocol (`keras_avl.training.protocols`); a
+    method keeps its own losses."""
     if isinstance(config, AVLConfig):
-        if optimizer is not None:
-            raise ValueError(
-                "An optimizer (from a training protocol) is only taken by the registered "
-                f"methods {sorted(METHODS)}; the paper's variants compile their own."
-            )
-        return build_model(config, regime, compile=compile)
+        return build_model(config, regime, compile=compile, optimizer=optimizer, loss=loss)
+    if loss is not None:
+        raise ValueError(
+            "A protocol's loss replaces the classifier loss of the models built from "
+            f"an AVLConfig; the method {config.method!r} trains with its own losses."
+        )
     if regime not in REGIMES:
         raise ValueError(f"`regime` must be one of {REGIMES}; received regime={regime!r}.")
     return get(config.method).build(config, regime, compile=compile, optimizer=optimizer)
 
 
+def real_segment_labels(x, y):
+    """The labels `y` with all-zero rows at the padded segments of `x`'s
+    `segment_mask` (segment labels (B, T, C) only; video labels are returned
+    as they are). Plain arithmetic: it runs on NumPy arrays and in `tf.data`."""
+    mask = x.get("segment_mask") if isinstance(x, dict) else None
+    if mask is None or len(y.shape) != 3:
+        return y
+    return y * mask[:, :, None]
+
+
 def fit_targets(model):
     """A `(x, y) -> (x, targets)` map giving every output of a several-output
-    model the same labels; None for a model of one output."""
+    model the same labels, zeroed at the padded segments
+    (`real_segment_labels`: the losses of PSP and CMBS read the real segments
+    from them); None for a model of one output."""
     names = tuple(model.output_names)
     if len(names) == 1:
         return None
-    return lambda x, y: (x, {name: y for name in names})
+
+    def targets(x, y):
+        y = real_segment_labels(x, y)
+        return x, {name: y for name in names}
+
+    return targets
 
 
 def monitored_metric(model, regime, metric):

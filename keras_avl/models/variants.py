@@ -1,7 +1,9 @@
 """Named model variants: the rows of the paper's Tables 1-3 and the baseline.
 
 `variant_config("fusion-mfb", base)` returns `base` with the changes of that
-row, so that one command can train and compare any of them.
+row, so that one command can train and compare any of them. A variant may
+name its default training protocol (`DEFAULT_PROTOCOLS`, see
+`keras_avl.training.protocols`).
 """
 
 from keras_avl.models.config import AVLConfig
@@ -13,8 +15,9 @@ VARIANTS = {
     "visual": {"modalities": "visual"},
     "fused-visual": {"modalities": "fused_visual"},
     "audio+visual": {"modalities": "audio+visual"},
-    # The released A+V-att (AVE-ECCV18), trained with its own protocol.
-    "avatt": {"architecture": "avatt", "dropout": 0.0, "protocol": "ave-eccv18"},
+    # The released A+V-att (AVE-ECCV18), trained with its own protocol
+    # (DEFAULT_PROTOCOLS).
+    "avatt": {"architecture": "avatt", "dropout": 0.0},
     # The released A+V-att trained like the paper's model (Adam + cross-entropy):
     # its own protocol needs its 300 epochs to leave the background class.
     "avatt-adam": {"architecture": "avatt", "dropout": 0.0},
@@ -44,6 +47,11 @@ VARIANTS = {
     "avfb+swab-max": {"swab_pooling": "max", "use_aggregation": False},
     "avfb+swab": {"swab_pooling": "mean+max", "use_aggregation": False},
 }
+
+# Variant -> the family of the protocol it trains with when none is chosen:
+# its loss and learning-rate schedule (`<family>-<regime>` of
+# `keras_avl.training.protocols.PROTOCOLS`), for the epochs given.
+DEFAULT_PROTOCOLS = {"avatt": "ave-eccv18"}
 
 
 def variant_config(name, base=None):

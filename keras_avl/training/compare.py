@@ -21,7 +21,8 @@ from keras_avl.models.registry import model_names
 from keras_avl.runs import METRICS_FILE
 from keras_avl.training.audio_consistency import DEFAULT_SELECTION
 from keras_avl.training.evaluate import evaluate
-from keras_avl.training.train import DEFAULT_EPOCHS, train
+from keras_avl.training.protocols import resolve_protocol
+from keras_avl.training.train import train
 from keras_avl.validation import check_choice
 
 # Reported as mean +- std over the seeds.
@@ -109,8 +110,10 @@ def _chance(summary):
 
 
 def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
-                    selection=DEFAULT_SELECTION):
-    words = ["--epochs", str(epochs)]
+                    selection=DEFAULT_SELECTION, protocol=None):
+    words = [] if protocol is None else ["--protocol", protocol]
+    if epochs is not None:
+        words += ["--epochs", str(epochs)]
     if selection != DEFAULT_SELECTION:
         words += ["--selection", selection]
     if batch_size != 64:
@@ -127,24 +130,25 @@ def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded
 
 
 def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_rate, seed,
-                  overrides, embedded_size="small", selection=DEFAULT_SELECTION):
+                  overrides, embedded_size="small", selection=DEFAULT_SELECTION,
+                  protocol=None):
     """The `keras-avl train` command line that trains one run of a row."""
     return shlex.join(
         ["keras-avl", "train", "--regime", regime, "--model", variant, "--seed", str(seed),
          "--run-dir", str(run_dir), "--deterministic"]
         + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
-                          selection))
+                          selection, protocol))
 
 
 def compare_command(runs_dir, regime, variant, seeds, split, data, epochs, batch_size,
                     learning_rate, overrides, embedded_size="small",
-                    selection=DEFAULT_SELECTION):
+                    selection=DEFAULT_SELECTION, protocol=None):
     """The `keras-avl compare` command line that reproduces one whole row."""
     return shlex.join(
         ["keras-avl", "compare", "--regimes", regime, "--models", variant,
          "--seeds", ",".join(map(str, seeds)), "--split", split, "--runs-dir", str(runs_dir)]
         + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
-                          selection))
+                          selection, protocol))
 
 
 def markdown_table(rows, title=None):
@@ -168,6 +172,14 @@ def markdown_table(rows, title=None):
     return "\n".join(lines) + "\n"
 
 
+def _chosen_protocol(protocol, variant, regime):
+    """The name of the protocol `train(protocol=protocol)` chooses for a row
+    (None: the common recipe or the variant's default, picked again by
+    `train`)."""
+    recipe, chosen = resolve_protocol(protocol, variant, regime)
+    return recipe.name if chosen else None
+
+
 def _best_epoch(run_dir):
     path = Path(run_dir) / METRICS_FILE
     return json.loads(path.read_text(encoding="utf-8")).get("best_epoch")
@@ -178,7 +190,7 @@ def compare(
     models=("paper",),
     regimes=("supervised",),
     data=None,
-    epochs=DEFAULT_EPOCHS,
+    epochs=None,
     batch_size=64,
     learning_rate=1e-3,
     seed=0,
@@ -190,6 +202,7 @@ def compare(
     embedded_size="small",
     seeds=None,
     selection=DEFAULT_SELECTION,
+    protocol=None,
     **model_overrides,
 ):
     """Trains every (regime, model) pair with every seed into
@@ -207,7 +220,13 @@ def compare(
             methods (`keras_avl.models.METHODS`).
         regimes: regimes (`keras_avl.models.REGIMES`).
         data: the dataset folder; None: the embedded default.
-        epochs, batch_size, learning_rate, **model_overrides: as `train`.
+        epochs, batch_size, learning_rate, **model_overrides: as `train`
+            (`epochs` None: the protocol's, else `DEFAULT_EPOCHS`).
+        protocol: as `train`, for every row: None (the common keras-avl
+            recipe; `avatt` with its protocol's loss and schedule), `"own"`
+            (each model's own recipe where it has one: `ave-eccv18-<regime>`
+            for avatt, `psp-cvpr21-<regime>`, `cmbs-cvpr22-<regime>`) or a
+            protocol name.
         seed: the seed when `seeds` is None (one run per row).
         split: the split reported.
         resume: reuse/continue existing run folders instead of failing.
@@ -245,7 +264,7 @@ def compare(
         check_choice("model", model, model_names())
     settings = dict(data=data, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, overrides=model_overrides,
-                    embedded_size=embedded_size)
+                    embedded_size=embedded_size, protocol=protocol)
     selections = {regime: selection if regime == "unsupervised" else DEFAULT_SELECTION
                   for regime in regimes}
     rows = []
@@ -260,7 +279,7 @@ def compare(
                                 seed=run_seed, resume=resume and run_dir.exists(),
                                 verbose=verbose, embedded_size=embedded_size,
                                 deterministic=True, selection=selections[regime],
-                                **model_overrides)
+                                protocol=protocol, **model_overrides)
                 except ValueError as error:
                     if regime == "unsupervised" and not run_dir.exists():
                         print(f"Skipped {regime}/{variant}: {error}")
@@ -275,7 +294,7 @@ def compare(
                     "train_command": train_command(
                         run_dir, regime, variant, data, epochs, batch_size,
                         learning_rate, run_seed, model_overrides, embedded_size,
-                        selections[regime]),
+                        selections[regime], _chosen_protocol(protocol, variant, regime)),
                     "evaluate_command": shlex.join(
                         ["keras-avl", "evaluate", str(run_dir), "--split", split]),
                 })

@@ -1,25 +1,67 @@
-"""Training protocols: a method's own recipe (optimizer, learning-rate
-schedule, epochs, batch size, gradient clipping, loss weights and the other
-config values its code trains with), selectable by name and recorded in the
-run folder (`config.json`, `training.protocol`).
+"""Training protocols: the named recipes a model can be trained with
+(optimizer, learning-rate schedule, loss, epochs, batch size, gradient
+clipping and the config values the public code trains with), selectable by
+name (`train(protocol=...)`, `keras-avl train --protocol NAME`) and recorded in
+the run folder (`config.json`, `training.protocol`).
+
+Without a protocol every model trains with the common keras-avl recipe: Adam
+at the learning rate given (1e-3), the model's own loss (categorical
+cross-entropy on the segment labels, or on the video label after MIL pooling,
+as the paper trains, §3.6; AVTGML for the unsupervised regime; the methods'
+losses for AVSDN, PSP and CMBS), 15 epochs (`DEFAULT_EPOCHS`), batch 64.
 
 The recipes come from the public codes. One thing is never copied: those codes
 keep the checkpoint of best *test* accuracy; `keras_avl.training.train` always
 selects the epoch on the validation split.
 
-| protocol | method, regime | recipe (from) |
+| protocol | trains | recipe (from) |
 |---|---|---|
+| ave-eccv18-supervised | avatt (and the other classifiers of `AVLConfig`), supervised | Adam 1e-3, per-batch StepLR(15000, 0.1), MultiLabelSoftMarginLoss on the softmax outputs, 300 epochs, batch 64 (`supervised_main.py`) |
+| ave-eccv18-weak | same, weak | the same, 250 epochs (`weak_supervised_main.py`) |
 | psp-cvpr21-supervised | psp, supervised | Adam 1e-3, x0.8 after epochs 60 and 120, 300 epochs, batch 128, tau 0.099, lambda 100 (`fully_supervised_main.py`) |
 | psp-cvpr21-weak | psp, weak | Adam 1e-3, x0.8 after epochs 80 and 160, 300 epochs, batch 128, tau 0.095 (`weakly_supervised_main.py`) |
 | cmbs-cvpr22-supervised | cmbs, supervised | Adam 7e-4, x0.5 after epochs 10, 20, 30, gradient norm clipped at 0.5, 200 epochs, batch 64, alpha 0.1, gamma 0.3 (`supv_train.sh`, `configs/main.json`) |
 | cmbs-cvpr22-weak | cmbs, weak | Adam 6e-4, x0.5 after epochs 10, 20, 40, clip 0.5, 200 epochs, batch 64, alpha 0.2, gamma 0.5 (`weakly_train.sh`, `configs/weak.json`) |
+
+AVE-ECCV18's recipe (the released A+V-att, github:YapengTian/AVE-ECCV18):
+`nn.MultiLabelSoftMarginLoss` applied to the model's **softmax outputs** (the
+code feeds probabilities where the loss expects scores: the mean over classes
+of the binary cross-entropy of sigmoid(p) against the labels, averaged over
+segments or videos; `keras_avl.losses.multilabel_soft_margin_loss`), Adam at
+1e-3 and `StepLR(step_size=15000, gamma=0.1)` stepped once per batch
+(`keras_avl.models.step_lr.StepLR`). With their batch of 64, `len // 64`
+batches per epoch (52 on the 3339 training videos, 54 with the 178 background
+videos of the weak regime) and 300 (supervised) / 250 (weak) epochs, the rate
+drops tenfold once, at update 15000 (epoch 288) in the supervised regime, and
+never in the weak one (13500 updates).
+
+A protocol chosen by name sets the batch size, the learning rate and its
+schedule, the loss, the gradient clipping, the config values of the recipe
+(`--set` overrides still win) and, unless epochs are given, the epochs.
+`"own"` picks each model's own recipe (the protocol it is the `model` of, in
+the regime), and the common keras-avl recipe for a model without one.
+
+A model variant may name a default protocol (`keras_avl.models.variants.
+DEFAULT_PROTOCOLS`: `avatt`, the released A+V-att, trains with
+`ave-eccv18-<regime>`): without `protocol`, it trains with that protocol's
+loss and learning-rate schedule, for the epochs, batch size and learning rate
+given (15, 64, 1e-3 by default), as the README's `avatt` rows do.
 
 AVSDN has no public code, hence no recipe: it trains with the common settings.
 """
 
 import dataclasses
 
+from keras_avl.models.variants import DEFAULT_PROTOCOLS, VARIANTS
 from keras_avl.validation import check_positive_int
+
+# The classifiers built from an `AVLConfig` (every variant but the contrastive
+# baseline, which has no classifier): AVE-ECCV18's recipe trains any of them.
+AVL_CLASSIFIERS = tuple(name for name, fields in VARIANTS.items()
+                        if fields.get("architecture") != "ezvsl")
+OWN = "own"
+# `Protocol.loss` values: None keeps the model's own loss.
+LOSSES = (None, "multilabel-soft-margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,14 +70,20 @@ class Protocol:
 
     Args:
         name: the protocol's name.
-        model: the model (registry name) it trains.
+        model: the model (registry or variant name) whose own recipe it is.
         regime: the regime it trains.
         epochs, batch_size, learning_rate: the training settings.
         decay_epochs: epochs after which the learning rate is multiplied by
-            `decay` (a step schedule; empty: constant).
+            `decay` (a step schedule; empty: none).
         decay: the factor of each step.
+        step_lr: `(step_size, gamma)`: PyTorch's StepLR stepped once per
+            batch (`keras_avl.models.step_lr.StepLR`), or None.
         clipnorm: the global gradient-norm clip, or None.
+        loss: None (the model's own loss) or `"multilabel-soft-margin"`
+            (`keras_avl.losses.multilabel_soft_margin_loss` on the model's
+            softmax outputs, for the classifiers of `AVLConfig`).
         config: fields of the model's config the recipe sets.
+        fits: the other models it can train (besides `model`).
         source: where the recipe comes from.
     """
 
@@ -47,31 +95,52 @@ class Protocol:
     learning_rate: float
     decay_epochs: tuple = ()
     decay: float = 1.0
+    step_lr: tuple = None
     clipnorm: float = None
+    loss: str = None
     config: dict = dataclasses.field(default_factory=dict)
+    fits: tuple = ()
     source: str = ""
 
-    def optimizer(self, steps_per_epoch):
-        """Adam with the recipe's step schedule (counted in optimizer steps) and clip."""
+    @property
+    def models(self):
+        """Every model the protocol can train."""
+        return (self.model,) + tuple(name for name in self.fits if name != self.model)
+
+    def optimizer(self, steps_per_epoch, learning_rate=None):
+        """Adam with the recipe's schedule (counted in optimizer steps) and
+        clip, from `learning_rate` (default: the recipe's)."""
         import keras
 
+        from keras_avl.models.step_lr import StepLR
+
         steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
-        learning_rate = self.learning_rate
+        base = self.learning_rate if learning_rate is None else float(learning_rate)
+        rate = base
         if self.decay_epochs:
             # Update number n (from 0) of epoch e uses the rate of e: the
             # schedule keeps values[i] while step <= boundaries[i].
-            learning_rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+            rate = keras.optimizers.schedules.PiecewiseConstantDecay(
                 [epoch * steps_per_epoch - 1 for epoch in self.decay_epochs],
-                [self.learning_rate * self.decay ** i
-                 for i in range(len(self.decay_epochs) + 1)],
+                [base * self.decay ** i for i in range(len(self.decay_epochs) + 1)],
             )
-        return keras.optimizers.Adam(learning_rate, global_clipnorm=self.clipnorm)
+        elif self.step_lr is not None:
+            rate = StepLR(base, *self.step_lr)
+        return keras.optimizers.Adam(rate, global_clipnorm=self.clipnorm)
+
+    def loss_function(self):
+        """The loss that replaces the model's own, or None."""
+        if self.loss is None:
+            return None
+        from keras_avl.losses import multilabel_soft_margin_loss
+
+        return multilabel_soft_margin_loss
 
     def check(self, model, regime):
         """A clear error when the protocol does not fit `model` / `regime`."""
-        if (model, regime) != (self.model, self.regime):
+        if model not in self.models or regime != self.regime:
             raise ValueError(
-                f"Protocol {self.name!r} trains model {self.model!r} in the "
+                f"Protocol {self.name!r} trains {_names(self.models)} in the "
                 f"{self.regime!r} regime; received model={model!r}, regime={regime!r}. "
                 f"Protocols for {model!r}: {protocols_for(model) or 'none'}."
             )
@@ -80,9 +149,21 @@ class Protocol:
         return dataclasses.asdict(self)
 
 
+def _names(models):
+    return f"model {models[0]!r}" if len(models) == 1 else f"the models {sorted(models)}"
+
+
+def _ave_eccv18(regime, epochs, script):
+    return Protocol(f"ave-eccv18-{regime}", "avatt", regime, epochs=epochs, batch_size=64,
+                    learning_rate=1e-3, step_lr=(15000, 0.1), loss="multilabel-soft-margin",
+                    fits=AVL_CLASSIFIERS, source=f"github:YapengTian/AVE-ECCV18 {script}")
+
+
 PROTOCOLS = {
     protocol.name: protocol
     for protocol in (
+        _ave_eccv18("supervised", 300, "supervised_main.py"),
+        _ave_eccv18("weak", 250, "weak_supervised_main.py"),
         Protocol("psp-cvpr21-supervised", "psp", "supervised", epochs=300, batch_size=128,
                  learning_rate=1e-3, decay_epochs=(60, 120), decay=0.8,
                  config={"threshold": 0.099, "avps_weight": 100.0},
@@ -104,8 +185,29 @@ PROTOCOLS = {
 
 
 def protocols_for(model):
-    """The names of the protocols that train `model`."""
-    return sorted(name for name, protocol in PROTOCOLS.items() if protocol.model == model)
+    """The names of the protocols that can train `model`.
+
+    Example:
+
+    >>> protocols_for("psp"), protocols_for("avsdn")
+    (['psp-cvpr21-supervised', 'psp-cvpr21-weak'], [])
+    """
+    return sorted(name for name, protocol in PROTOCOLS.items() if model in protocol.models)
+
+
+def own_protocol(model, regime):
+    """The name of `model`'s own recipe in `regime`, or None (the common
+    keras-avl recipe).
+
+    Example:
+
+    >>> own_protocol("avatt", "weak"), own_protocol("avatt-adam", "weak")
+    ('ave-eccv18-weak', None)
+    """
+    for name, protocol in PROTOCOLS.items():
+        if (protocol.model, protocol.regime) == (model, regime):
+            return name
+    return None
 
 
 def get_protocol(name):
@@ -118,6 +220,39 @@ def get_protocol(name):
     """
     if name not in PROTOCOLS:
         raise ValueError(
-            f"Unknown training protocol {name!r}; expected one of {sorted(PROTOCOLS)}."
+            f"Unknown training protocol {name!r}; expected one of {sorted(PROTOCOLS)} "
+            f"or {OWN!r} (each model's own recipe)."
         )
     return PROTOCOLS[name]
+
+
+def resolve_protocol(protocol, model, regime):
+    """The `Protocol` a run of `model` in `regime` trains with, and whether it
+    was chosen by name (then its epochs, batch size and learning rate apply):
+
+    - a name: that protocol (a clear error when it does not fit);
+    - `"own"`: the model's own recipe, if it has one;
+    - None: the default protocol of the variant, if it names one
+      (`DEFAULT_PROTOCOLS`: its loss and schedule only).
+
+    Returns `(protocol, chosen)`; `(None, False)` for the common recipe.
+
+    Example:
+
+    >>> [(p and p.name, chosen) for p, chosen in (resolve_protocol(None, "avatt", "weak"),
+    ...  resolve_protocol("own", "psp", "weak"), resolve_protocol("own", "paper", "weak"))]
+    [('ave-eccv18-weak', False), ('psp-cvpr21-weak', True), (None, False)]
+    """
+    if protocol == OWN:
+        protocol = own_protocol(model, regime)
+        if protocol is None:
+            return None, False
+    elif protocol is None:
+        # A regime the family has no recipe for (avatt unsupervised) is left
+        # to the model's builder, which refuses it.
+        name = f"{DEFAULT_PROTOCOLS.get(model)}-{regime}"
+        return PROTOCOLS.get(name), False
+    recipe = get_protocol(protocol)
+    recipe.check(model, regime)
+    return recipe, True
+

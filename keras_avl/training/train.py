@@ -49,7 +49,7 @@ from keras_avl.training.audio_consistency import (
     check_selection,
     selection_callbacks,
 )
-from keras_avl.training.protocols import get_protocol
+from keras_avl.training.protocols import get_protocol, resolve_protocol
 from keras_avl.validation import check_choice, check_positive_int
 
 BACKUP_DIR = "backup"
@@ -221,11 +221,16 @@ def train(
             the run's settings and re-applied on resume. False lets TensorFlow
             choose other kernels: on the 2-core CPU about a third faster, and a
             different result for the same seed.
-        protocol: a method's own recipe (`keras_avl.training.protocols`, e.g.
-            `"psp-cvpr21-supervised"`): it sets the batch size, the learning
-            rate and its schedule, the gradient clipping, the config values of
-            the recipe (overrides still win) and, unless `epochs` is given, the
-            epochs; recorded in `config.json`. The epoch is still selected on val.
+        protocol: a named training recipe (`keras_avl.training.protocols`,
+            e.g. `"psp-cvpr21-supervised"`, `"ave-eccv18-supervised"`): it sets
+            the batch size, the learning rate and its schedule, the loss, the
+            gradient clipping, the config values of the recipe (overrides
+            still win) and, unless `epochs` is given, the epochs. `"own"`: the
+            model's own recipe where it has one, else the common one. None:
+            the common keras-avl recipe, or the loss and schedule of the
+            variant's default protocol (`avatt`: AVE-ECCV18's) for the epochs,
+            batch size and learning rate given. Recorded in `config.json`
+            (`training.protocol`). The epoch is still selected on val.
         selection: how the unsupervised regime selects its epoch on val:
             `"val-loss"` (default: the lowest loss) or `"audio-consistency"`
             (the lambda most consistent over time with the video's own sound,
@@ -280,12 +285,11 @@ def train(
             )
         if regime is None:
             raise ValueError(f"`regime` must be one of {REGIMES}; received regime=None.")
-        recipe = None
-        if protocol is not None:
-            recipe = get_protocol(protocol)
-            recipe.check(variant, regime)
+        recipe, chosen = resolve_protocol(protocol, variant, regime)
+        if chosen:
             batch_size, learning_rate = recipe.batch_size, recipe.learning_rate
             epochs = recipe.epochs if epochs is None else epochs
+        if recipe is not None:
             model_overrides = {**recipe.config, **model_overrides}
         training = {
             "epochs": check_positive_int("epochs", DEFAULT_EPOCHS if epochs is None else epochs),
@@ -352,13 +356,15 @@ def train(
                          data_path=data_path, negative_sampling=sampling)
             for split in ("train", "val")
         )
-        optimizer = None
+        optimizer = loss = None
         if "protocol" in settings:  # the schedule counts optimizer steps
+            recipe = get_protocol(settings["protocol"]["name"])
             steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
-            optimizer = get_protocol(settings["protocol"]["name"]).optimizer(steps)
+            optimizer = recipe.optimizer(steps, settings["learning_rate"])
+            loss = recipe.loss_function()
         # Built before the run folder is written: an invalid variant/regime pair
         # leaves nothing behind.
-        model = registry.build(run.model_config, run.regime, optimizer=optimizer)
+        model = registry.build(run.model_config, run.regime, optimizer=optimizer, loss=loss)
         configure_train_step(model, settings.get("jit_compile"),
                              settings.get("steps_per_execution", 1))
         # Models of several outputs (PSP, CMBS) log their main output's metrics.
