@@ -44,3 +44,14 @@ def test_train_refuses_before_writing_the_run_folder(monkeypatch, tmp_path):
         train(tmp_path / "run", "supervised", epochs=1, verbose=0, embedded_size="tiny",
               mixed_precision=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_tune_refuses_before_writing_its_folder(monkeypatch, tmp_path):
+    from keras_avl.tuning import tune
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(precision, "has_gpu", lambda: False)
+    with pytest.raises(ValueError, match="no bfloat16 hardware"):
+        tune(tmp_path / "search", "supervised", max_trials=1, epochs=1,
+             embedded_size="tiny", mixed_precision=True)
+    assert not (tmp_path / "search").exists()

@@ -27,7 +27,7 @@ import keras_tuner
 from keras_avl.atomic import atomic_write_text
 from keras_avl.data import make_dataset, resolve_data
 from keras_avl.models import REGIMES, AVLConfig
-from keras_avl.precision import precision_policy
+from keras_avl.precision import check_mixed_precision, precision_policy
 from keras_avl.training.train import MONITORS
 from keras_avl.tuning.hypermodel import AVLHyperModel
 from keras_avl.tuning.search_space import default_search_space, validate_search_space
@@ -239,6 +239,8 @@ def tune(
         "tuner": tuner,
         "mixed_precision": bool(mixed_precision),
     }
+    if mixed_precision:
+        check_mixed_precision()
     directory.mkdir(parents=True, exist_ok=True)
     _check_settings(directory, settings, overwrite)
 
