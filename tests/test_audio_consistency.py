@@ -125,6 +125,7 @@ def test_the_contrastive_baselines_cosine_map_is_scored_too(tiny_root):
     assert callback.score() == pytest.approx(expected, rel=1e-4, abs=1e-6)
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_train_selects_and_records_the_most_audio_consistent_epoch(tiny_root, tmp_path):
     kwargs = dict(data=tiny_root, epochs=3, verbose=0, deterministic=True, **TINY_MODEL)
     run = train(tmp_path / "selected", "unsupervised", selection="audio-consistency", **kwargs)

@@ -40,6 +40,7 @@ def test_an_error_is_the_only_line_on_stderr(tmp_path, log_level):
         f"{tmp_path / 'missing' / 'config.json'} written by `keras-avl train`."]
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_training_prints_only_its_own_lines(tmp_path):
     run_dir = tmp_path / "run"
     overrides = [f"--set={key}={value}" for key, value in TINY_MODEL.items()]

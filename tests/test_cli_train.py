@@ -1,5 +1,6 @@
 """`keras-avl train / evaluate / compare` end to end at tiny sizes."""
 
+import pytest
 import json
 
 from keras_avl.cli.main import main
@@ -90,6 +91,7 @@ def test_a_protocol_that_does_not_fit_lists_the_model_s_protocols(tmp_path, caps
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_compare_trains_each_model_with_its_own_protocol(tiny_root, tmp_path):
     output = tmp_path / "table.md"
     code = main(["compare", "--models", "avatt,avatt-adam", "--protocol", "own",

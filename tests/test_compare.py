@@ -78,6 +78,7 @@ def two_seeds(tiny_root, tmp_path_factory):
     return root, output
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_rows_are_mean_and_std_of_the_per_seed_evaluations(two_seeds):
     root, output = two_seeds
     row, = json.loads(output.with_suffix(".json").read_text())
@@ -105,6 +106,7 @@ def test_rows_are_mean_and_std_of_the_per_seed_evaluations(two_seeds):
     assert "--seeds 0,3" in table
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_resume_reuses_the_finished_seeds(two_seeds, tiny_root):
     root, output = two_seeds
     run_dir = root / "runs" / "supervised-paper" / "seed3"
@@ -116,6 +118,7 @@ def test_resume_reuses_the_finished_seeds(two_seeds, tiny_root):
     assert rows[0]["segment_accuracy"] == stored["segment_accuracy"]
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_the_row_command_reproduces_the_row_exactly(two_seeds):
     """Deterministic per seed: retraining from the row's command gives the
     same per-seed values, bit for bit."""

@@ -121,6 +121,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 @pytest.mark.multibackend
 def test_mirrored_on_two_devices_equals_one_device(tmp_path):
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -131,6 +132,7 @@ def test_mirrored_on_two_devices_equals_one_device(tmp_path):
     _check_equal_training(tmp_path, "mirrored")
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 @pytest.mark.skipif(
     os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
     reason="MultiWorkerMirroredStrategy is TensorFlow's",

@@ -29,6 +29,7 @@ def test_features_that_do_not_fit_are_refused(monkeypatch):
     assert resident_jax.check_fits(2**30, device) == 3 * 2**30
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_smoke_suite_writes_every_result(tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "KERAS_AVL_HOME": str(tmp_path / "home"),
            "TF_CPP_MIN_LOG_LEVEL": "2"}

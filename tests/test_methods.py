@@ -36,7 +36,10 @@ def _batch(rng, regime):
 
 
 @pytest.mark.parametrize("regime", ["supervised", "weak"])
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name", [
+    # CMBS's trainings take a minute each: in the slow tier.
+    pytest.param(name, marks=pytest.mark.slow) if name == "cmbs" else name for name in sorted(TINY)
+])
 def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_path):
     model = build(_config(name), regime)
     x, y = _batch(rng, regime)
@@ -126,6 +129,7 @@ def test_paper_and_avatt_are_registered_methods(rng, name, regime):
     np.testing.assert_allclose(*(m.predict(x, verbose=0) for m in models), rtol=1e-6)
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_train_records_the_method_and_rejects_bad_input_before_training(tmp_path, monkeypatch):
     from keras_avl.runs import load_run
     from keras_avl.training import evaluate, train

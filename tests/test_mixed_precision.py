@@ -158,6 +158,7 @@ def test_swab_of_a_fully_masked_video_is_finite(policy):
     assert all(np.isfinite(g).all() for g in _gradients(model, [h, mask]))
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 @pytest.mark.multibackend
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("regime", ["supervised", "weak", "unsupervised"])

@@ -96,6 +96,7 @@ def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
         )
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 @pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper", "ezvsl"}))
 def test_each_variant_fits_and_round_trips(rng, tmp_path, variant):
     config = variant_config(variant, TINY)

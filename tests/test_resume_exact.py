@@ -68,6 +68,7 @@ def _weights(path):
     return [np.asarray(w) for w in keras.saving.load_model(path).get_weights()]
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     env = dict(os.environ, KERAS_AVL_HOME=str(tmp_path / "home"))
     # Generate the dataset once, so both runs start on equal terms.

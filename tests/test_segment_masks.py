@@ -136,6 +136,7 @@ def test_supervised_loss_and_accuracy_leave_padding_out(rng):
         [loss, accuracy], rtol=1e-5)
 
 
+@pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 @pytest.mark.parametrize("regime", ["supervised", "weak", "unsupervised"])
 def test_no_mask_means_every_segment_is_real(rng, tmp_path, regime):
     """`model.fit({"visual": v, "audio": a}, y)` keeps working, through a
