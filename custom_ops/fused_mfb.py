@@ -201,10 +201,29 @@ def _compiled_attention(backend, tile_size):
 
         # No autograph: the body is plain tensor code (Python loops over static
         # sizes only).
-        return tf.function(attention, jit_compile=True, autograph=False)
+        compiled = tf.function(attention, jit_compile=True, autograph=False)
+
+        def run(*tensors):
+            # Inside a step that XLA compiles already (`jit_compile=True`), a
+            # nested XLA function turns a variable it reads into a compile-time
+            # constant: one new compilation per train step (seconds each).
+            # There the body joins the step's own XLA program.
+            if _in_xla_context():
+                return attention(*tensors)
+            return compiled(*tensors)
+
+        return run
     import jax
 
     return jax.jit(attention)
+
+
+def _in_xla_context():
+    """Whether TensorFlow is tracing a function that XLA will compile."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def _mfb_attention(visual, audio, U, V, W_z, b_z, U_bias, V_bias, tile_size):

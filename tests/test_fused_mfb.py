@@ -309,8 +309,8 @@ def test_config_round_trip_and_keras_file(tmp_path):
 
 
 def test_trains_in_a_compiled_model():
-    """model.fit compiles the train step (XLA on TF by default) around the
-    fused op with a dynamic batch; the loss must fall like the reference's."""
+    """model.fit compiles the train step around the fused op with a dynamic
+    batch; the loss must fall like the reference's."""
     visual, audio = random_inputs(segments=16)
     target = np.random.default_rng(4).random((16, VISUAL_DIM), dtype="float32")
     losses = []
@@ -326,6 +326,27 @@ def test_trains_in_a_compiled_model():
     # SGD at a large rate amplifies float rounding a little over the steps.
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-3)
     assert losses[1][-1] < losses[1][0]
+
+
+def test_joins_an_enclosing_xla_program():
+    """Inside a step XLA compiles already (`jit_compile=True`), the op's body
+    is inlined: a nested XLA function there made a variable it reads a
+    compile-time constant, i.e. one new compilation per train step. Outside
+    one, the op is its own XLA function."""
+    if BACKEND != "tensorflow":
+        pytest.skip("jax.jit nests without a separate call")
+    import tensorflow as tf
+
+    visual, audio = random_inputs()
+    _, fused_layer = layer_pair()
+    nested_calls = {}
+    for jit in (False, True):
+        traced = tf.function(lambda v, a: fused_layer([v, a]), jit_compile=jit)
+        graph = traced.get_concrete_function(visual, audio).graph
+        nested_calls[jit] = [op.type for op in graph.get_operations()
+                             if op.type in ("PartitionedCall", "StatefulPartitionedCall")]
+    assert nested_calls[False], "the op outside XLA should call its own compiled function"
+    assert nested_calls[True] == []
 
 
 @pytest.mark.parametrize(
