@@ -200,11 +200,11 @@ def make_dataset(
             from `seed` and the pass's index. None: the dataset counts its
             completed passes (0, 1, ...; a pass abandoned before its end does
             not count). A callable: called as each pass begins, it returns
-            the pass's index; `keras_avl.training.train` gives the epoch
-            being trained (`keras_avl.training.callbacks.DataPass`), since
-            Keras' `fit` ends an epoch at the dataset's cardinality without
-            running the pass to its end, so that the dataset would count no
-            pass at all.
+            the pass's index; `keras_avl.training.train` gives the training
+            split the epoch being trained
+            (`keras_avl.training.callbacks.DataPass`), since Keras' `fit` ends
+            an epoch at the dataset's cardinality without running the pass to
+            its end, so that the dataset would count no pass at all.
         data_path: `"memory"` (read the split's visual rows once), `"stream"`
             (read them batch by batch from the file) or `"auto"` (memory when
             they fit; see `visual_data_path`). The batches are the same.

@@ -6,12 +6,13 @@ after every epoch and TensorBoard logs under `logs/`. `backup/` holds the
 training state of the last completed epoch while training runs (weights,
 optimizer, random seed generators; see `TrainingBackup`), so `resume=True`
 continues a killed run from there. Each epoch is one pass over the training
-split, whose shuffle order and negative audio (and the val split's negative
-audio) depend on the seed and the epoch only (`DataPass`): on one machine, a
-resumed run ends with the weights and the `metrics.json` history of the same
-run never interrupted (bit-identical on CPU; with `steps_per_epoch` a pass
-spans epochs and a resumed run begins a new pass at its first epoch, so only
-that option's quick checks resume inexactly).
+split, whose shuffle order and negative audio depend on the seed and the
+epoch only (`DataPass`; the val split's negative audio is the same every
+epoch, drawn from the seed): on one machine, a resumed run ends with the
+weights and the `metrics.json` history of the same run never interrupted
+(bit-identical on CPU; with `steps_per_epoch` a pass spans epochs and a
+resumed run begins a new pass at its first epoch, so only that option's quick
+checks resume inexactly).
 
 Checkpoint selection: the supervised and weak regimes keep the epoch of best
 validation accuracy (per segment for supervised, per video for weak, the
@@ -353,11 +354,14 @@ def train(
         # (e.g. an unsupervised split of one video) leaves nothing behind.
         sampling = getattr(run.model_config, "negative_sampling", "any-video")
         data_pass = DataPass(initial_epoch)
+        # The train split draws the pass of each epoch; the val split the same
+        # negative audio every epoch, so that the epochs are compared on the
+        # same pairs.
         train_data, val_data = (
             make_dataset(data, split, run.regime, settings["batch_size"],
-                         seed=settings["seed"], pass_index=data_pass,
+                         seed=settings["seed"], pass_index=index,
                          data_path=data_path, negative_sampling=sampling)
-            for split in ("train", "val")
+            for split, index in (("train", data_pass), ("val", lambda: 0))
         )
         optimizer = loss = None
         if "protocol" in settings:  # the schedule counts optimizer steps
