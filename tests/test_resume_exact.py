@@ -7,7 +7,8 @@ resume must restore: the shuffle order and negative audio of each pass, the
 dropout seed generators, Adam's moments and step, and the best validation loss
 so far. The real CLI runs in subprocesses; the test kills the training
 process once `metrics.json` records epoch k, wherever it then is. The fast
-tests resume in-process, every regime, from the backup of epoch 1.
+tests resume in-process, every regime, killed after epoch 2's records but
+before its backup.
 """
 
 import json
@@ -17,13 +18,15 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
 from keras_avl.training import train
+from keras_avl.training.callbacks import BACKUP_STATE_FILE
+from keras_avl.training.train import BACKUP_DIR
 from tests.ave_fixtures import TINY_MODEL, tiny_root  # noqa: F401
 
 EPOCHS, KILL_AFTER = 5, 2
@@ -107,33 +110,44 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert not (run_dir / "backup").exists()
 
 
-class _CopyAfterFirstEpoch(keras.callbacks.Callback):
-    """Copies the run folder after epoch 1, its backup written (`train`'s
-    own callbacks run before the extra ones): the folder a kill then leaves."""
+class _KilledBeforeSecondBackup(keras.callbacks.Callback):
+    """Copies the run folder as a kill leaves it once epoch 2 is in
+    `metrics.json`, `best.keras` and the TensorBoard logs but before its
+    backup: with epoch 1's backup. (`train`'s own callbacks run before the
+    extra ones, so the folder holds all of epoch 2 here.)"""
 
     def __init__(self, source, target):
         super().__init__()
         self.source, self.target = source, target
+        self.first_backup = None
 
     def on_epoch_end(self, epoch, logs=None):
+        backup = Path(BACKUP_DIR) / BACKUP_STATE_FILE
         if epoch == 0:
+            self.first_backup = (self.source / backup).read_bytes()
+        elif epoch == 1:
             shutil.copytree(self.source, self.target)
+            (self.target / backup).write_bytes(self.first_backup)
 
 
 # Under JAX too for the regime of the most state (~15 s of XLA compiling each).
 @pytest.mark.parametrize("regime", ["supervised", "weak",
                                     pytest.param("unsupervised", marks=pytest.mark.multibackend)])
-def test_a_run_resumed_after_epoch_one_trains_epoch_two_as_never_interrupted(
+def test_epoch_two_trained_again_from_epoch_one_backup_equals_the_uninterrupted_run(
         regime, tiny_root, tmp_path, tf_functions_eagerly):
     reference, run = tmp_path / "reference", tmp_path / "run"
-    train(reference, regime, data=tiny_root, epochs=2, batch_size=8, seed=3, verbose=0,
-          callbacks=[_CopyAfterFirstEpoch(reference, run)], mfb_dropout=0.3, **TINY_MODEL)
-    assert (run / "backup").is_dir() and not (reference / "backup").exists()
-    train(run, resume=True, verbose=0)
+    train(reference, regime, data=tiny_root, epochs=3, batch_size=8, seed=3, verbose=0,
+          callbacks=[_KilledBeforeSecondBackup(reference, run)], mfb_dropout=0.3,
+          **TINY_MODEL)
 
     def metrics(folder):
         return json.loads((folder / "metrics.json").read_text())
 
-    # Every loss and metric of epoch 2 (trained after the resume), bit for bit.
-    assert [entry["epoch"] for entry in metrics(run)["history"]] == [1, 2]
+    assert len(metrics(run)["history"]) == 2 and not metrics(run)["completed"]
+    train(run, resume=True, verbose=0)
+    # Every loss and metric of epochs 2 (trained again) and 3, bit for bit.
+    assert [entry["epoch"] for entry in metrics(run)["history"]] == [1, 2, 3]
     assert metrics(run) == metrics(reference)
+    for old, new in zip(_best_weights(reference), _best_weights(run), strict=True):
+        np.testing.assert_array_equal(new, old)
+    assert _scalars(run) == _scalars(reference)  # epoch 2's, written twice, agree
