@@ -151,3 +151,22 @@ def test_epoch_two_trained_again_from_epoch_one_backup_equals_the_uninterrupted_
     for old, new in zip(_best_weights(reference), _best_weights(run), strict=True):
         np.testing.assert_array_equal(new, old)
     assert _scalars(run) == _scalars(reference)  # epoch 2's, written twice, agree
+
+
+def test_each_epoch_trains_on_its_own_pass_and_validates_on_the_same_pairs(
+        tiny_root, tmp_path, monkeypatch, tf_functions_eagerly):
+    """The data of a pass is drawn from `default_rng([seed, pass])`: the
+    train split draws pass e in epoch e (a new shuffle order and negative
+    audio), the val split the same negative audio every epoch."""
+    drawn, default_rng = [], np.random.default_rng
+
+    def recording_rng(seed=None):
+        drawn.append(seed)
+        return default_rng(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", recording_rng)
+    train(tmp_path / "run", "unsupervised", data=tiny_root, epochs=3, batch_size=8, seed=3,
+          verbose=0, **TINY_MODEL)
+    passes = [list(seed) for seed in drawn if isinstance(seed, list)]
+    # (train, val) per epoch, in the order fit draws them.
+    assert passes == [[3, 0], [3, 0], [3, 1], [3, 0], [3, 2], [3, 0]]
