@@ -92,6 +92,23 @@ def test_an_abandoned_pass_does_not_shift_the_epoch_order(tiny_root):
     np.testing.assert_array_equal(first_epoch_audio(True), first_epoch_audio(False))
 
 
+def test_a_pass_index_draws_that_pass_whatever_came_before(tiny_root):
+    """`pass_index` (train gives the epoch) picks the shuffle order and the
+    negative audio that a counting dataset draws in that pass."""
+    data = load_ave(tiny_root)
+    counting = make_dataset(data, "train", "unsupervised", batch_size=5, seed=3)
+    passes = [_collect(counting)[0] for _ in range(2)]
+    indexed = make_dataset(data, "train", "unsupervised", batch_size=5, seed=3,
+                           pass_index=lambda: 1)
+    next(iter(indexed))  # a pass begun and abandoned (a peek) changes nothing
+    inputs = _collect(indexed)[0]
+    assert not np.array_equal(passes[0]["audio"], passes[1]["audio"])
+    for key in inputs:
+        np.testing.assert_array_equal(inputs[key], passes[1][key])
+    with pytest.raises(TypeError, match="pass_index.*callable"):
+        make_dataset(data, "train", "unsupervised", pass_index=1)
+
+
 def test_weak_training_adds_the_background_videos(tiny_root):
     data = load_ave(tiny_root)
     inputs, y, _ = _collect(make_dataset(data, "train", "weak", batch_size=64, shuffle=False))

@@ -28,8 +28,8 @@ from keras_avl.distribute import (
 # The whole tiny training split (24 videos) in one global batch: the data
 # pipeline's per-epoch shuffle then only permutes the batch, which leaves its
 # mean gradient unchanged. (Keras' distributed `fit` opens one extra iterator
-# to learn the input shapes, which advances `make_dataset`'s shuffle by one
-# epoch; with smaller batches the two runs would see other batches.)
+# to learn the input shapes; `train` draws each epoch's pass by the epoch, so
+# that this peek does not shift the shuffle.)
 GLOBAL_BATCH = 24
 TIMEOUT_S = 240
 # Tiny sizes; no dropout, as replicas would draw other masks than one device.

@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_avl.data.ave_dataset import FEATURE_KEY, SPLITS
 from keras_avl.regimes import NEGATIVE_SAMPLINGS, REGIMES
-from keras_avl.validation import check_choice, check_non_negative_int, check_positive_int
+from keras_avl.validation import check_choice, check_positive_int
 
 DATA_PATHS = ("auto", "memory", "stream")
 # `data_path="auto"` holds a split in memory when it takes at most this share
@@ -181,7 +181,7 @@ def make_dataset(
     shuffle=None,
     seed=0,
     include_noisy=None,
-    first_pass=0,
+    pass_index=None,
     data_path="auto",
     negative_sampling="any-video",
 ):
@@ -196,10 +196,15 @@ def make_dataset(
         seed: seeds the shuffling and the negative audio.
         include_noisy: add the background-only videos; default: for the weak
             regime's training split.
-        first_pass: the index of the first pass over the split (shuffle
-            order and negative audio are drawn per pass): a run resumed at
-            epoch k (one pass per epoch) passes k, and so sees the data an
-            uninterrupted run sees from epoch k on.
+        pass_index: shuffle order and negative audio are drawn per pass,
+            from `seed` and the pass's index. None: the dataset counts its
+            completed passes (0, 1, ...; a pass abandoned before its end does
+            not count). A callable: called as each pass begins, it returns
+            the pass's index; `keras_avl.training.train` gives the training
+            split the epoch being trained
+            (`keras_avl.training.callbacks.DataPass`), since Keras' `fit` ends
+            an epoch at the dataset's cardinality without running the pass to
+            its end, so that the dataset would count no pass at all.
         data_path: `"memory"` (read the split's visual rows once), `"stream"`
             (read them batch by batch from the file) or `"auto"` (memory when
             they fit; see `visual_data_path`). The batches are the same.
@@ -228,6 +233,11 @@ def make_dataset(
     check_choice("regime", regime, REGIMES)
     check_choice("negative_sampling", negative_sampling, NEGATIVE_SAMPLINGS)
     batch_size = check_positive_int("batch_size", batch_size)
+    if pass_index is not None and not callable(pass_index):
+        raise TypeError(
+            f"`pass_index` must be None or a callable returning the index of the "
+            f"pass that begins; received {pass_index!r}."
+        )
     shuffle = split == "train" if shuffle is None else bool(shuffle)
     if include_noisy is None:
         include_noisy = regime == "weak" and split == "train"
@@ -243,14 +253,15 @@ def make_dataset(
     row_shape = tuple(data.visual_shape[1:])
     in_memory = visual_data_path(data, split, regime, data_path, include_noisy)[0] == "memory"
     rows = read_visual_rows(sources, row_shape) if in_memory else None
-    # Counts completed passes only: an iterator abandoned mid-pass (Keras'
-    # distributed fit peeks at one batch for the input shapes) must not shift
-    # the shuffle order of the epochs that follow.
-    completed_passes = check_non_negative_int("first_pass", first_pass)
+    # Without `pass_index`, counts completed passes only: an iterator
+    # abandoned mid-pass (Keras' distributed fit peeks at one batch for the
+    # input shapes) must not shift the shuffle order of the passes that follow.
+    completed_passes = 0
 
     def batches():
         nonlocal completed_passes
-        rng = np.random.default_rng([seed, completed_passes])
+        index = completed_passes if pass_index is None else pass_index()
+        rng = np.random.default_rng([seed, index])
         items = rng.permutation(n) if shuffle else np.arange(n)
         if classes is not None:
             negative = items[other_class_indices(rng, classes[items])]

@@ -207,6 +207,42 @@ class TrainingBackup(keras.callbacks.Callback):
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class DataPass(keras.callbacks.Callback):
+    """The index of the pass over the data that an epoch draws (its shuffle
+    order and negative audio): the epoch itself. Passed to
+    `make_dataset(pass_index=...)`, which calls it as each pass begins.
+
+    A dataset cannot count its own passes under `fit`: Keras ends an epoch at
+    the dataset's cardinality without running its generator past the last
+    batch, and a distributed fit begins a pass only to peek at one batch. With
+    the epoch as the index, epoch k draws the same data in an uninterrupted run
+    and in a run resumed at k.
+
+    Args:
+        initial_epoch: the epoch that training starts at (`fit`'s
+            `initial_epoch`), the index of a pass begun before the first epoch.
+
+    Example:
+
+    >>> data_pass = DataPass(initial_epoch=2)
+    >>> data_pass()
+    2
+    >>> data_pass.on_epoch_begin(3)
+    >>> data_pass()
+    3
+    """
+
+    def __init__(self, initial_epoch=0):
+        super().__init__()
+        self.epoch = initial_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def __call__(self):
+        return self.epoch
+
+
 class FlushedTensorBoard(keras.callbacks.TensorBoard):
     """`keras.callbacks.TensorBoard` that flushes its event files after every
     epoch, so that a killed run keeps the summaries of the epochs it finished

@@ -7,10 +7,12 @@ training state of the last completed epoch while training runs (weights,
 optimizer, random seed generators; see `TrainingBackup`), so `resume=True`
 continues a killed run from there. Each epoch is one pass over the training
 split, whose shuffle order and negative audio depend on the seed and the
-pass only: on one machine, a resumed run ends with the weights and the
-`metrics.json` history of the same run never interrupted (bit-identical on
-CPU; with `steps_per_epoch` the resumed data order restarts at the pass of
-its epoch, so only that option's quick checks resume inexactly).
+epoch only (`DataPass`; the val split's negative audio is the same every
+epoch, drawn from the seed): on one machine, a resumed run ends with the
+weights and the `metrics.json` history of the same run never interrupted
+(bit-identical on CPU; with `steps_per_epoch` a pass spans epochs and a
+resumed run begins a new pass at its first epoch, so only that option's quick
+checks resume inexactly).
 
 Checkpoint selection: the supervised and weak regimes keep the epoch of best
 validation accuracy (per segment for supervised, per video for weak, the
@@ -258,6 +260,7 @@ def train(
 
     from keras_avl.training.callbacks import (
         BestCheckpoint,
+        DataPass,
         FlushedTensorBoard,
         RunMetrics,
         TrainingBackup,
@@ -350,11 +353,15 @@ def train(
         # Built before the run folder is written: a split the regime cannot use
         # (e.g. an unsupervised split of one video) leaves nothing behind.
         sampling = getattr(run.model_config, "negative_sampling", "any-video")
+        data_pass = DataPass(initial_epoch)
+        # The train split draws the pass of each epoch; the val split the same
+        # negative audio every epoch, so that the epochs are compared on the
+        # same pairs.
         train_data, val_data = (
             make_dataset(data, split, run.regime, settings["batch_size"],
-                         seed=settings["seed"], first_pass=initial_epoch,
+                         seed=settings["seed"], pass_index=index,
                          data_path=data_path, negative_sampling=sampling)
-            for split in ("train", "val")
+            for split, index in (("train", data_pass), ("val", lambda: 0))
         )
         optimizer = loss = None
         if "protocol" in settings:  # the schedule counts optimizer steps
@@ -380,6 +387,7 @@ def train(
         train_data, val_data = (even_batches(d, replicas) for d in (train_data, val_data))
         metrics = RunMetrics(run_dir / METRICS_FILE, monitor, mode, history)
         fit_callbacks = [
+            data_pass,
             *selecting,  # before the checkpoint: they add the monitored value
             # Before the backup: an epoch whose backup was not written is redone.
             BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
