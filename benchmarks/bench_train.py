@@ -6,11 +6,17 @@ PyTorch A+V-att loop written the way the released AVE-ECCV18 code trains it
 (`--torch-peer`), achieved GFLOP/s and the measured float32 / bfloat16
 matrix-product peak of the backend.
 
-Each variant is timed as one `model.fit(..., steps_per_epoch=--steps)` call
-(the model's compiled train step and Keras' per-step loop, data included)
-after one untimed call that compiles it; the variants alternate call by call
-for `--rounds` rounds, so that load from other processes hits them alike, and
-the load average is recorded each round. Report ratios, not absolute times.
+Each variant is timed in steady state: a `model.fit(...,
+steps_per_epoch=--steps)` call (the model's compiled train step and Keras' own
+loop, data and callbacks included) with a callback that reads the clock at the
+end of every call of the compiled step; the first interval (iterator start-up,
+first fetch) is dropped and the others, divided by the steps per call, are the
+variant's step times. One untimed call first compiles the step. The variants
+alternate call by call for `--rounds` rounds, so that load from other processes
+hits them alike, and the load average is recorded each round; a variant's
+figure is the median of its step times. Report ratios, not absolute times.
+(Earlier versions timed whole `fit` calls of 4 steps, so Keras' per-call
+start-up was in every figure: several times the step itself for `paper`.)
 
 Data: by default every variant reads a few random batches held in memory
 (`tf.data.Dataset.from_tensor_slices`, repeated). With `--data FOLDER` (an AVE
@@ -20,9 +26,8 @@ streaming and in-memory paths.
 
 FLOPs: XLA's cost analysis of the jitted forward+backward step under JAX
 (counted in a JAX subprocess when the backend is TensorFlow; the MFB path and
-the precision are those of the variant). XLA counts a while loop's body once,
-so the recurrent layers' T = 10 steps count as one: the GFLOP/s are a lower
-bound.
+the precision are those of the variant), with the LSTMs unrolled so that all
+T = 10 steps count (XLA counts a while loop's body once).
 
 Usage:
 
@@ -46,26 +51,30 @@ from bench_mfb import block, environment, finish_and_write
 AVE_TRAIN_VIDEOS = 3339
 PEER = "torch A+V-att (released loop)"
 # name -> (variant, options). fused: MFBPooling's `fused` (True was the
-# default before "auto"); data: "synthetic" (in-memory random batches) or a
-# make_dataset path ("stream", today's, or "memory") when --data is given.
-BASE = dict(fused="auto", mixed=False, jit=None, spe=1, data="synthetic")
+# default before "auto"); jit: XLA for the train step (False: Keras' choice on
+# a CPU-only TensorFlow); unroll: the LSTMs unrolled over the T = 10 segments;
+# data: "synthetic" (in-memory random batches) or a make_dataset path
+# ("stream", the issue-time path, or "memory") when --data is given.
+BASE = dict(fused="auto", mixed=False, jit=False, unroll=False, spe=1, data="synthetic")
 VARIANTS = {
-    "paper, main (fused=True)": ("paper", dict(BASE, fused=True)),
+    "paper, issue-time (fused=True)": ("paper", dict(BASE, fused=True)),
     "paper, fused=auto": ("paper", BASE),
-    "paper, fused=auto, bf16": ("paper", dict(BASE, mixed=True)),
-    "paper, fused=auto, jit": ("paper", dict(BASE, jit=True)),
-    "paper, fused=auto, bf16, jit": ("paper", dict(BASE, mixed=True, jit=True)),
-    "paper, fused=auto, spe": ("paper", dict(BASE, spe="steps")),
-    "paper, fused=auto, jit, spe": ("paper", dict(BASE, jit=True, spe="steps")),
+    "paper, bf16": ("paper", dict(BASE, mixed=True)),
+    "paper, unroll": ("paper", dict(BASE, unroll=True)),
+    "paper, jit": ("paper", dict(BASE, jit=True)),
+    "paper, jit, unroll": ("paper", dict(BASE, jit=True, unroll=True)),
+    "paper, jit, unroll, spe 4": ("paper", dict(BASE, jit=True, unroll=True, spe=4)),
+    "paper, bf16, jit, unroll": ("paper", dict(BASE, mixed=True, jit=True, unroll=True)),
     "avatt": ("avatt", BASE),
     "avatt, bf16": ("avatt", dict(BASE, mixed=True)),
+    "avatt, unroll": ("avatt", dict(BASE, unroll=True)),
     "avatt, jit": ("avatt", dict(BASE, jit=True)),
-    "avatt, bf16, jit": ("avatt", dict(BASE, mixed=True, jit=True)),
-    "avatt, spe": ("avatt", dict(BASE, spe="steps")),
-    "avatt, jit, spe": ("avatt", dict(BASE, jit=True, spe="steps")),
+    "avatt, jit, unroll": ("avatt", dict(BASE, jit=True, unroll=True)),
+    "avatt, bf16, jit, unroll": ("avatt", dict(BASE, mixed=True, jit=True, unroll=True)),
+    "avatt, bf16, spe 4": ("avatt", dict(BASE, mixed=True, spe=4)),
 }
 DATA_VARIANTS = {
-    "paper, main, stream": ("paper", dict(BASE, fused=True, data="stream")),
+    "paper, issue-time, stream": ("paper", dict(BASE, fused=True, data="stream")),
     "paper, fused=auto, memory": ("paper", dict(BASE, data="memory")),
     "avatt, stream": ("avatt", dict(BASE, data="stream")),
     "avatt, memory": ("avatt", dict(BASE, data="memory")),
@@ -82,8 +91,10 @@ def model_config(variant, visual_dim, smoke=False):
     return variant_config(variant, base)
 
 
-def build(variant, options, visual_dim, steps, smoke=False):
+def build(variant, options, visual_dim, smoke=False):
     """The compiled supervised model of a variant, set up as `options` say."""
+    import keras
+
     from keras_avl.layers import MFBPooling
     from keras_avl.models import build_supervised
     from keras_avl.precision import precision_policy
@@ -94,8 +105,11 @@ def build(variant, options, visual_dim, steps, smoke=False):
     for layer in model._flatten_layers():
         if isinstance(layer, MFBPooling):
             layer.fused = options["fused"]
-    spe = steps if options["spe"] == "steps" else options["spe"]
-    configure_train_step(model, options["jit"], spe)
+        if isinstance(layer, keras.layers.RNN):
+            layer.unroll = options["unroll"]
+    # JAX always compiles the step with XLA (jit_compile=False would run it eagerly).
+    jit = options["jit"] if keras.backend.backend() == "tensorflow" else None
+    configure_train_step(model, jit, options["spe"])
     return model
 
 
@@ -124,10 +138,29 @@ def folder_dataset(data, batch, path):
     return make_dataset(data, "train", "supervised", batch, data_path=path).repeat()
 
 
-def timed_fit(model, dataset, steps):
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
-    return time.perf_counter() - start
+class StepClock:
+    """A Keras callback reading the clock at the end of every call of the
+    compiled train step (one call runs `steps_per_execution` steps)."""
+
+    def __new__(cls):
+        import keras
+
+        class Clock(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.times = [time.perf_counter()]
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.times.append(time.perf_counter())
+
+        return Clock()
+
+
+def timed_steps(model, dataset, steps):
+    """Seconds per train step of one `fit` call, in steady state (see above)."""
+    clock = StepClock()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[clock])
+    intervals = np.diff(clock.times[1:])
+    return list(intervals / model.steps_per_execution)
 
 
 class TorchAVAtt:
@@ -193,7 +226,8 @@ class TorchAVAtt:
         return tuple(self.torch.from_numpy(b) for b in (audio, video, labels))
 
     def fit(self, steps):
-        start = time.perf_counter()
+        """Seconds per step after the first, as `timed_steps`."""
+        times = [time.perf_counter()]
         for _ in range(steps):
             audio, video, labels = self.get_batch()
             self.net.zero_grad()
@@ -201,7 +235,8 @@ class TorchAVAtt:
             loss.item()
             loss.backward()
             self.optimizer.step()
-        return time.perf_counter() - start
+            times.append(time.perf_counter())
+        return list(np.diff(times[1:]))
 
 
 def matmul_peak(dtype, n=2048, repeats=5):
@@ -250,7 +285,9 @@ def count_flops(names, visual_dim, batch, smoke):
     flops = {}
     for name in names:
         variant, options = ALL_VARIANTS[name]
-        model = build(variant, options, visual_dim, 1, smoke)
+        # Unrolled, so that all T steps of the LSTMs count (XLA counts a while
+        # loop's body once); the same computation otherwise.
+        model = build(variant, dict(options, unroll=True), visual_dim, smoke)
         config = model_config(variant, visual_dim, smoke)
         x, y = random_batches(config, batch, 1)
 
@@ -291,7 +328,7 @@ def main(argv=None):
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--batch", type=int, default=64, help="videos per step")
     parser.add_argument("--visual-dim", type=int, default=512, help="d_v (AVE: 512)")
-    parser.add_argument("--steps", type=int, default=4, help="train steps per timed fit call")
+    parser.add_argument("--steps", type=int, default=16, help="train steps per timed fit call")
     parser.add_argument("--rounds", type=int, default=3, help="timed fit calls per variant")
     parser.add_argument("--only", nargs="*", help="names of variants to run (default all but data)")
     parser.add_argument("--data", help="AVE-layout folder for the stream/memory data variants")
@@ -305,7 +342,7 @@ def main(argv=None):
         return
     if keras.backend.backend() == "jax":
         # Keras always compiles the step with XLA on JAX: jit variants are the same.
-        names = [n for n in names if n == PEER or ALL_VARIANTS[n][1]["jit"] is None]
+        names = [n for n in names if n == PEER or not ALL_VARIANTS[n][1]["jit"]]
     if not args.out:
         parser.error("--out is required")
     report = environment()
@@ -319,32 +356,32 @@ def main(argv=None):
         if name == PEER:
             continue
         variant, options = ALL_VARIANTS[name]
-        models[name] = build(variant, options, args.visual_dim, args.steps, args.smoke)
+        models[name] = build(variant, options, args.visual_dim, args.smoke)
         config = model_config(variant, args.visual_dim, args.smoke)
         if options["data"] == "synthetic":
             datasets[name] = synthetic_dataset(config, args.batch)
         else:
             datasets[name] = folder_dataset(data, args.batch, options["data"])
-        runners[name] = lambda name=name: timed_fit(models[name], datasets[name], args.steps)
+        runners[name] = lambda name=name: timed_steps(models[name], datasets[name], args.steps)
     if args.torch_peer:
         peer = TorchAVAtt(model_config("avatt", args.visual_dim, args.smoke), args.batch, 4)
         runners[PEER] = lambda: peer.fit(args.steps)
-    records = {name: {"warmup_seconds": run()} for name, run in runners.items()}
-    loads = []
+    for run in runners.values():
+        run()  # compiles
+    records, loads = {}, []
     for _ in range(args.rounds):
         loads.append(list(os.getloadavg()))
         for name, run in runners.items():
-            records[name].setdefault("seconds", []).append(run())
+            records.setdefault(name, {"step_seconds": []})["step_seconds"] += run()
     flops = flops_of([n for n in runners if n != PEER], args)
     peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
     if args.torch_peer:
         peaks.update({f"torch {dtype}": torch_matmul_peak(dtype) for dtype in ("float32", "bfloat16")})
-    reference = statistics.median(records[PEER]["seconds"]) if args.torch_peer else None
+    reference = statistics.median(records[PEER]["step_seconds"]) if args.torch_peer else None
     results = []
     for name, record in records.items():
-        median = statistics.median(record["seconds"])
-        step = median / args.steps
-        result = dict(name=name, **record, median_fit_seconds=median,
+        step = statistics.median(record["step_seconds"])
+        result = dict(name=name, **record, median_step_seconds=step,
                       videos_per_second=args.batch / step,
                       ave_epoch_seconds=AVE_TRAIN_VIDEOS * step / args.batch)
         if name != PEER:
@@ -353,7 +390,7 @@ def main(argv=None):
         if name in flops:
             result.update(flops_per_step=flops[name], achieved_gflops=flops[name] / step / 1e9)
         if reference is not None:
-            result["speed_vs_torch_peer"] = reference / median
+            result["speed_vs_torch_peer"] = reference / step
         results.append(result)
         print(f"{name:34s} {result['videos_per_second']:8.1f} videos/s"
               + (f"  {result['achieved_gflops']:6.1f} GFLOP/s" if "achieved_gflops" in result else "")
@@ -361,10 +398,10 @@ def main(argv=None):
     print("matrix-product peak GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
     report.update(
         benchmark="supervised training throughput against the limit",
-        batch=args.batch, visual_dim=args.visual_dim, steps_per_fit=args.steps, rounds=args.rounds,
+        batch=args.batch, visual_dim=args.visual_dim, steps_per_fit=args.steps, timing="steady-state seconds per step (the first call of each fit dropped)", rounds=args.rounds,
         data=args.data, smoke=args.smoke, load_average_per_round=loads,
         matmul_peak_gflops=peaks, ave_train_videos=AVE_TRAIN_VIDEOS,
-        flops_note="XLA cost analysis of forward+backward under JAX; while-loop bodies (LSTM steps) count once",
+        flops_note="XLA cost analysis of forward+backward under JAX, LSTMs unrolled (all T steps count)",
         results=results,
     )
     finish_and_write(report, args.out)

@@ -2,7 +2,8 @@
 # Every GPU measurement of keras-avl in one call (under 8 minutes on one
 # H100-class GPU), under KERAS_BACKEND=jax, JSON results into OUT_DIR:
 #   mfb_gpu_jax.json         fused MFB vs reference, forward+backward (AVE size)
-#   train_gpu_jax.json       Keras fit: paper/avatt, fused=main/auto, bf16,
+#   train_gpu_jax.json       Keras fit, steady-state steps: paper/avatt,
+#                            fused=True/auto, bf16, unrolled LSTMs,
 #                            steps_per_execution, with XLA FLOPs and matmul peaks
 #   resident_<variant>_<precision>.json
 #                            device-resident features + lax.scan multi-step
@@ -22,20 +23,20 @@ mkdir -p "$out"
 if [ "$smoke" = 1 ]; then
     device=cpu
     mfb=(--quick --repeats 1)
-    train=(--smoke --visual-dim 8 --batch 4 --steps 2 --rounds 1)
+    train=(--smoke --visual-dim 8 --batch 4 --steps 8 --rounds 1)
     resident=(--smoke --videos 24 --visual-dim 8 --batch 4 --batches-per-call 2 --epochs 1)
 else
     device=gpu
     "$py" -c "import jax, sys; sys.exit(0 if any(d.platform == 'gpu' for d in jax.devices()) else 'gpu_suite.sh: JAX sees no GPU (use --smoke on a CPU).')"
     mfb=(--repeats 10)
-    train=(--visual-dim 512 --steps 13 --rounds 3)
+    train=(--visual-dim 512 --steps 16 --rounds 3)
     resident=(--videos 3339 --visual-dim 512 --batch 64 --batches-per-call 13 --epochs 3)
 fi
 uptime
 "$py" bench_mfb.py "${mfb[@]}" --out "$out/mfb_gpu_jax.json"
 "$py" bench_train.py "${train[@]}" --out "$out/train_gpu_jax.json" --only \
-    "paper, main (fused=True)" "paper, fused=auto" "paper, fused=auto, bf16" \
-    "paper, fused=auto, spe" "avatt" "avatt, bf16" "avatt, spe"
+    "paper, issue-time (fused=True)" "paper, fused=auto" "paper, bf16" "paper, unroll" \
+    "paper, jit, unroll, spe 4" "avatt" "avatt, bf16" "avatt, unroll" "avatt, bf16, spe 4"
 for variant in paper avatt; do
     "$py" resident_jax.py "${resident[@]}" --device "$device" --variant "$variant" \
         --out "$out/resident_${variant}_float32.json"
