@@ -29,10 +29,18 @@ FLOPs: XLA's cost analysis of the jitted forward+backward step under JAX
 the precision are those of the variant), with the LSTMs unrolled so that all
 T = 10 steps count (XLA counts a while loop's body once).
 
+The PyTorch peer (`--torch-peer`) runs in a process of its own
+(`--torch-python`, a Python with PyTorch), driven fit by fit so that it still
+alternates with the Keras variants. (Runs of this script in the Python
+environment that has PyTorch ran out of memory maps, LLVM failing to allocate
+XLA's code, while the same variants in keras-avl's own environment did not;
+the cause was not found, so Keras and PyTorch no longer share a process.)
+
 Usage:
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_train.py --visual-dim 64 \\
-        --torch-peer --out benchmarks/results/train_cpu_tensorflow_dv64.json
+        --torch-peer --torch-python /path/to/python-with-torch \\
+        --out benchmarks/results/train_cpu_tensorflow_dv64.json
     KERAS_BACKEND=jax python benchmarks/bench_train.py --visual-dim 512 \\
         --out benchmarks/results/train_cpu_jax.json
 """
@@ -70,6 +78,7 @@ VARIANTS = {
     "avatt, unroll": ("avatt", dict(BASE, unroll=True)),
     "avatt, jit": ("avatt", dict(BASE, jit=True)),
     "avatt, jit, unroll": ("avatt", dict(BASE, jit=True, unroll=True)),
+    "avatt, bf16, jit": ("avatt", dict(BASE, mixed=True, jit=True)),
     "avatt, bf16, jit, unroll": ("avatt", dict(BASE, mixed=True, jit=True, unroll=True)),
     "avatt, bf16, spe 4": ("avatt", dict(BASE, mixed=True, spe=4)),
 }
@@ -239,6 +248,39 @@ class TorchAVAtt:
         return list(np.diff(times[1:]))
 
 
+def serve_torch_peer(args):
+    """The peer's process: a fit of --steps steps per line read, its step
+    times written back as a JSON line; at end of input, PyTorch's matmul peaks."""
+    peer = TorchAVAtt(model_config("avatt", args.visual_dim, args.smoke), args.batch, 4)
+    for _ in sys.stdin:
+        print(json.dumps(peer.fit(args.steps)), flush=True)
+    print(json.dumps({f"torch {dtype}": torch_matmul_peak(dtype) for dtype in ("float32", "bfloat16")}),
+          flush=True)
+
+
+class TorchPeerProcess:
+    """Runs the PyTorch peer in a process of its own (PyTorch's and XLA's
+    native libraries are kept apart), one fit per call, so that it still
+    alternates with the Keras variants round by round."""
+
+    def __init__(self, args):
+        command = [args.torch_python, __file__, "--torch-worker", "--visual-dim", str(args.visual_dim),
+                   "--batch", str(args.batch), "--steps", str(args.steps)] + (["--smoke"] if args.smoke else [])
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def __call__(self):
+        self.process.stdin.write("fit\n")
+        self.process.stdin.flush()
+        return [float(t) for t in json.loads(self.process.stdout.readline())]
+
+    def finish(self):
+        """PyTorch's float32 / bfloat16 matmul peaks; ends the process."""
+        self.process.stdin.close()
+        peaks = json.loads(self.process.stdout.readline())
+        self.process.wait()
+        return peaks
+
+
 def matmul_peak(dtype, n=2048, repeats=5):
     """GFLOP/s of an n x n x n matrix product in `dtype` on the active backend
     (the best of `repeats` calls)."""
@@ -333,10 +375,16 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="names of variants to run (default all but data)")
     parser.add_argument("--data", help="AVE-layout folder for the stream/memory data variants")
     parser.add_argument("--torch-peer", action="store_true", help=f"also time {PEER!r}")
+    parser.add_argument("--torch-python", default=sys.executable,
+                        help="the Python (with PyTorch) that runs the peer in its own process")
+    parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--smoke", action="store_true", help="tiny models (a quick check)")
     parser.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = args.only or list(VARIANTS) + (list(DATA_VARIANTS) if args.data else [])
+    if args.torch_worker:
+        serve_torch_peer(args)
+        return
     if args.count_flops:
         print(json.dumps(count_flops([n for n in names if n != PEER], args.visual_dim, args.batch, args.smoke)))
         return
@@ -364,8 +412,7 @@ def main(argv=None):
             datasets[name] = folder_dataset(data, args.batch, options["data"])
         runners[name] = lambda name=name: timed_steps(models[name], datasets[name], args.steps)
     if args.torch_peer:
-        peer = TorchAVAtt(model_config("avatt", args.visual_dim, args.smoke), args.batch, 4)
-        runners[PEER] = lambda: peer.fit(args.steps)
+        runners[PEER] = TorchPeerProcess(args)
     for run in runners.values():
         run()  # compiles
     records, loads = {}, []
@@ -376,7 +423,7 @@ def main(argv=None):
     flops = flops_of([n for n in runners if n != PEER], args)
     peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
     if args.torch_peer:
-        peaks.update({f"torch {dtype}": torch_matmul_peak(dtype) for dtype in ("float32", "bfloat16")})
+        peaks.update(runners[PEER].finish())
     reference = statistics.median(records[PEER]["step_seconds"]) if args.torch_peer else None
     results = []
     for name, record in records.items():

@@ -11,6 +11,9 @@ from `numpy.random.default_rng([seed, pass])`. `enable_determinism()` adds:
 - JAX: XLA on CPU is deterministic; for GPUs `--xla_gpu_deterministic_ops=true`
   is appended to `XLA_FLAGS`, which takes effect only if JAX has not started
   its GPU backend yet in this process (train calls this before building).
+- A TensorFlow train step compiled with XLA (`xla=True`): XLA's flag as for
+  JAX, and no op determinism, which Keras does not combine with XLA (see
+  `keras_avl.training.train_step`).
 """
 
 import os
@@ -20,8 +23,11 @@ import keras
 JAX_DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 
 
-def enable_determinism():
+def enable_determinism(xla=False):
     """Turns on the deterministic settings above (idempotent).
+
+    Args:
+        xla: whether the run's TensorFlow train step is compiled with XLA.
 
     Example:
 
@@ -30,8 +36,9 @@ def enable_determinism():
     """
     import tensorflow as tf
 
-    tf.config.experimental.enable_op_determinism()
-    if keras.backend.backend() == "jax":
+    if not (xla and keras.backend.backend() == "tensorflow"):
+        tf.config.experimental.enable_op_determinism()
+    if xla or keras.backend.backend() == "jax":
         flags = os.environ.get("XLA_FLAGS", "")
         if JAX_DETERMINISTIC_FLAG not in flags.split():
             os.environ["XLA_FLAGS"] = f"{flags} {JAX_DETERMINISTIC_FLAG}".strip()

@@ -136,8 +136,9 @@ def register(subparsers):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"),
-                        help="XLA-compile the train step (auto: Keras' choice, XLA on JAX "
-                        "and on a TensorFlow GPU)")
+                        help="XLA-compile the train step (auto: on JAX and on a TensorFlow "
+                        "GPU, and on a CPU-only TensorFlow for runs long enough to pay "
+                        "back compiling: keras_avl.training.train_step.XLA_MIN_STEPS steps)")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="batches per call of the compiled train step (default 1)")
     parser.add_argument("--data-path", default="auto", choices=("auto", "memory", "stream"),

@@ -52,6 +52,7 @@ from keras_avl.training.audio_consistency import (
     selection_callbacks,
 )
 from keras_avl.training.protocols import get_protocol, resolve_protocol
+from keras_avl.training.train_step import configure_train_step, resolve_jit_compile
 from keras_avl.validation import check_choice, check_positive_int
 
 BACKUP_DIR = "backup"
@@ -127,33 +128,6 @@ def _new_run(run_dir, regime, variant, data, data_arg, embedded_size, training, 
     )
 
 
-def configure_train_step(model, jit_compile=None, steps_per_execution=1):
-    """Sets how a compiled model's train step runs, before its first `fit`.
-
-    Args:
-        model: a compiled Keras model.
-        jit_compile: True/False: whether XLA compiles the step; None keeps
-            the model's (Keras' "auto": XLA on JAX and on a TensorFlow GPU,
-            not on a CPU-only TensorFlow).
-        steps_per_execution: batches per call of the compiled step.
-
-    Example:
-
-    >>> import keras
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    >>> model.compile("sgd", "mse")
-    >>> configure_train_step(model, jit_compile=False, steps_per_execution=4)
-    >>> model.jit_compile, model.steps_per_execution
-    (False, 4)
-    """
-    steps_per_execution = check_positive_int("steps_per_execution", steps_per_execution)
-    if jit_compile is not None:
-        model.jit_compile = bool(jit_compile)
-    model.steps_per_execution = steps_per_execution
-    # Traced again at the next fit with these settings.
-    model.train_function = model.test_function = model.predict_function = None
-
-
 def train(
     run_dir,
     regime=None,
@@ -209,9 +183,11 @@ def train(
         mixed_precision: float16 on GPU / bfloat16 on CPU, the delicate parts
             in float32 (`keras_avl.precision`); refused on a CPU without
             bfloat16 hardware (`keras_avl.precision.check_mixed_precision`).
-        jit_compile: compile the train step with XLA (True/False); None keeps
-            Keras' choice (XLA on JAX; on TensorFlow only with a GPU). See
-            `configure_train_step`.
+        jit_compile: compile the train step with XLA (True/False); None:
+            XLA on JAX and on a TensorFlow GPU, and on a CPU-only TensorFlow
+            for runs of at least `train_step.XLA_MIN_STEPS` steps (see
+            `keras_avl.training.train_step`). The choice is recorded in
+            `config.json` and kept on resume.
         steps_per_execution: batches per call of the compiled train step.
         data_path: how the visual features are read: `"auto"`, `"memory"` or
             `"stream"` (`keras_avl.data.pipeline.visual_data_path`); the
@@ -338,8 +314,6 @@ def train(
     check_choice("data_path", data_path, DATA_PATHS)
     if settings.get("mixed_precision"):
         check_mixed_precision()
-    if settings.get("deterministic", False):
-        enable_determinism()
     keras.utils.set_random_seed(settings["seed"])
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
             precision_policy(settings.get("mixed_precision", False)):
@@ -363,10 +337,18 @@ def train(
                          data_path=data_path, negative_sampling=sampling)
             for split, index in (("train", data_pass), ("val", lambda: 0))
         )
+        steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
+        # Resolved once, when the run starts, and kept for its resumes.
+        settings["jit_compile"] = resolve_jit_compile(settings.get("jit_compile"),
+                                                      settings["epochs"] * steps)
+        if verbose:
+            print(f"train step: {'XLA' if settings['jit_compile'] else 'without XLA'} "
+                  f"({settings['epochs'] * steps} steps)", flush=True)
+        if settings.get("deterministic", False):
+            enable_determinism(xla=settings["jit_compile"])
         optimizer = loss = None
         if "protocol" in settings:  # the schedule counts optimizer steps
             recipe = get_protocol(settings["protocol"]["name"])
-            steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
             optimizer = recipe.optimizer(steps, settings["learning_rate"])
             loss = recipe.loss_function()
         # Built before the run folder is written: an invalid variant/regime pair
