@@ -36,7 +36,7 @@ uptime
 "$py" bench_mfb.py "${mfb[@]}" --out "$out/mfb_gpu_jax.json"
 "$py" bench_train.py "${train[@]}" --out "$out/train_gpu_jax.json" --only \
     "paper, issue-time (fused=True)" "paper, fused=auto" "paper, bf16" "paper, unroll" \
-    "paper, jit, unroll, spe 4" "avatt" "avatt, bf16" "avatt, unroll" "avatt, bf16, spe 4"
+    "avatt" "avatt, bf16" "avatt, unroll" "avatt, bf16, spe 4"
 for variant in paper avatt; do
     "$py" resident_jax.py "${resident[@]}" --device "$device" --variant "$variant" \
         --out "$out/resident_${variant}_float32.json"

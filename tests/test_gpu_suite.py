@@ -40,7 +40,7 @@ def test_smoke_suite_writes_every_result(tmp_path):
     assert names == sorted(["mfb_gpu_jax.json", "train_gpu_jax.json"] + [
         f"resident_{v}_{p}.json" for v in ("paper", "avatt") for p in ("float32", "bfloat16")])
     train = json.loads((tmp_path / "out" / "train_gpu_jax.json").read_text())
-    assert train["backend"] == "jax" and len(train["results"]) == 7
+    assert train["backend"] == "jax" and len(train["results"]) == 8
     assert all(r["videos_per_second"] > 0 and r["flops_per_step"] > 0 for r in train["results"])
     resident = json.loads((tmp_path / "out" / "resident_paper_bfloat16.json").read_text())
     assert resident["bf16"] and resident["videos_per_second"] > 0
