@@ -176,3 +176,22 @@ def test_tune_cli_bad_search_space_file_is_one_line_error(tmp_path, monkeypatch,
     assert not (tmp_path / "home").exists() and not (tmp_path / "s").exists()
     assert main(argv[:-4] + ["--search-space", str(tmp_path / "missing.json")]) == 2
     assert "missing.json not found" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("tf_functions_eagerly")
+def test_each_epoch_of_a_trial_draws_its_own_pass(tmp_path, monkeypatch):
+    """As `train` does: epoch e of a trial trains on pass e of the train split
+    (its own shuffle order), and validates on the same pairs every epoch."""
+    monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
+    drawn, default_rng = [], np.random.default_rng
+
+    def recording_rng(seed=None):
+        drawn.append(seed)
+        return default_rng(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", recording_rng)
+    tune(tmp_path / "search", "supervised", max_trials=1, epochs=3, embedded_size="tiny", seed=4,
+         search_space={"hidden": [3]}, verbose=0, **FIXED)
+    # Drawn by the pipeline ([seed, pass]); the dataset's generation draws others.
+    passes = [seed for seed in drawn if isinstance(seed, list) and len(seed) == 2]
+    assert passes == [[4, 0], [4, 0], [4, 1], [4, 0], [4, 2], [4, 0]]

@@ -242,6 +242,11 @@ class DataPass(keras.callbacks.Callback):
     def __call__(self):
         return self.epoch
 
+    def __deepcopy__(self, memo):
+        # keras-tuner deep-copies a search's callbacks for every trial; a copy
+        # would no longer be the index that the dataset reads.
+        return self
+
 
 class FlushedTensorBoard(keras.callbacks.TensorBoard):
     """`keras.callbacks.TensorBoard` that flushes its event files after every

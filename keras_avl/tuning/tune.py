@@ -26,6 +26,7 @@ import keras_tuner
 
 from keras_avl.atomic import atomic_write_text
 from keras_avl.data import make_dataset, resolve_data
+from keras_avl.training.callbacks import DataPass
 from keras_avl.models import REGIMES, AVLConfig
 from keras_avl.precision import check_mixed_precision, precision_policy
 from keras_avl.training.train import MONITORS
@@ -261,12 +262,17 @@ def tune(
             project_name=TUNER_PROJECT,
             overwrite=overwrite,
         )
+        # As in `train`: epoch e of every trial draws pass e of the train
+        # split, and the val split the same pairs every epoch.
+        data_pass = DataPass()
         search.search(
-            make_dataset(dataset, "train", regime, batch_size, seed=seed),
-            validation_data=make_dataset(dataset, "val", regime, batch_size, seed=seed),
+            make_dataset(dataset, "train", regime, batch_size, seed=seed, pass_index=data_pass),
+            validation_data=make_dataset(dataset, "val", regime, batch_size, seed=seed,
+                                         pass_index=lambda: 0),
             epochs=epochs,
             shuffle=False,  # the dataset shuffles itself, once per epoch
             verbose=verbose,
+            callbacks=[data_pass],
         )
     best_trials = [
         trial
