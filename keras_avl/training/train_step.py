@@ -2,13 +2,15 @@
 batches per call.
 
 Keras compiles the step with XLA on JAX and on a TensorFlow GPU, not on a
-CPU-only TensorFlow. There XLA is faster for keras-avl's models once compiled
-(`benchmarks/bench_train.py`, steady-state steps at d_v = 64 on a 2-core
-Xeon: `paper` 2.3x, `avatt` 1.8x), but compiling costs tens of seconds per
-batch shape (the last, smaller batch of a split is a shape of its own), paid
-back after about a hundred steps. So `jit_compile=None` ("auto") takes XLA on
-a CPU-only TensorFlow when a run trains at least `XLA_MIN_STEPS` steps, and
-TensorFlow's kernels for shorter runs (quick checks, tests).
+CPU-only TensorFlow. There XLA makes `paper`'s step faster once compiled
+(`benchmarks/results/train_cpu_tensorflow_dv64_paper.json`, steady state at
+d_v = 64 on a 2-core Xeon: 1.34x under load, 1.3-1.5x on a quiet machine;
+`avatt` about even, 1.03x), but compiling costs tens of seconds per batch
+shape (the last, smaller batch of a split is a shape of its own): a 240-step
+`keras-avl train` of `paper` took 108.5 s with XLA against 131.4 s without.
+So `jit_compile=None` ("auto") takes XLA on a CPU-only TensorFlow when a run
+trains at least `XLA_MIN_STEPS` steps, and TensorFlow's kernels for shorter
+runs (quick checks, tests).
 
 Determinism: TensorFlow's op determinism (`keras_avl.determinism`) and XLA
 exclude each other in Keras (it drops XLA while op determinism is on); XLA's
@@ -22,8 +24,10 @@ import keras
 
 from keras_avl.validation import check_positive_int
 
-# Twice the measured break-even of `paper` (about 15 s of compiling for the
-# train and val steps against 0.14 s saved per step of 64 videos).
+# About twice the break-even of `paper` on the 2-core CPU: the 240-step run
+# above saved 23 s, i.e. about 0.16 s a step once ~15 s of compiling are paid
+# (a deterministic XLA run also spares TensorFlow's deterministic kernels), so
+# compiling pays back after ~100 steps.
 XLA_MIN_STEPS = 200
 
 
