@@ -147,28 +147,19 @@ def folder_dataset(data, batch, path):
     return make_dataset(data, "train", "supervised", batch, data_path=path).repeat()
 
 
-class StepClock:
-    """A Keras callback reading the clock at the end of every call of the
-    compiled train step (one call runs `steps_per_execution` steps)."""
-
-    def __new__(cls):
-        import keras
-
-        class Clock(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.times = [time.perf_counter()]
-
-            def on_train_batch_end(self, batch, logs=None):
-                self.times.append(time.perf_counter())
-
-        return Clock()
-
-
 def timed_steps(model, dataset, steps):
-    """Seconds per train step of one `fit` call, in steady state (see above)."""
-    clock = StepClock()
+    """Seconds per train step of one `fit` call, in steady state (see above):
+    the clock is read at the start and at the end of every call of the
+    compiled step (one call runs `steps_per_execution` steps)."""
+    import keras
+
+    times = []
+    clock = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: times.append(time.perf_counter()),
+        on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()),
+    )
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[clock])
-    intervals = np.diff(clock.times[1:])
+    intervals = np.diff(times[1:])
     return list(intervals / model.steps_per_execution)
 
 

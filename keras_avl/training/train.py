@@ -338,12 +338,12 @@ def train(
             for split, index in (("train", data_pass), ("val", lambda: 0))
         )
         steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
+        train_steps = settings["epochs"] * steps
         # Resolved once, when the run starts, and kept for its resumes.
-        settings["jit_compile"] = resolve_jit_compile(settings.get("jit_compile"),
-                                                      settings["epochs"] * steps)
+        settings["jit_compile"] = resolve_jit_compile(settings.get("jit_compile"), train_steps)
         if verbose:
             print(f"train step: {'XLA' if settings['jit_compile'] else 'without XLA'} "
-                  f"({settings['epochs'] * steps} steps)", flush=True)
+                  f"({train_steps} steps)", flush=True)
         if settings.get("deterministic", False):
             enable_determinism(xla=settings["jit_compile"])
         optimizer = loss = None
