@@ -4,7 +4,8 @@ batches per call.
 Keras compiles the step with XLA on JAX and on a TensorFlow GPU, not on a
 CPU-only TensorFlow. There XLA makes `paper`'s step faster once compiled
 (`benchmarks/results/train_cpu_tensorflow_dv64_paper.json`, steady state at
-d_v = 64 on a 2-core Xeon: 1.34x under load, 1.3-1.5x on a quiet machine;
+d_v = 64 on a 2-core Xeon: 1.34x under load; 1.3-1.5x in a side
+measurement on a quiet machine;
 `avatt` about even, 1.03x), but compiling costs tens of seconds per batch
 shape (the last, smaller batch of a split is a shape of its own): a 240-step
 `keras-avl train` of `paper` took 108.5 s with XLA against 131.4 s without.
