@@ -119,6 +119,11 @@ class CMBSConfig(MethodConfig):
                 raise ValueError(f"`{name}` must be >= 0; received {getattr(self, name)!r}.")
 
 
+# The fields whose released weak value differs from the supervised default
+# (`configs/weak.json`); `keras_avl.models.get("cmbs").config(regime)`.
+REGIME_DEFAULTS = {"weak": {"alpha": 0.2, "gamma": 0.5}}
+
+
 def _block(config, name, heads=None, feedforward=True):
     return CrossModalAttentionBlock(
         num_heads=heads or config.num_heads,
@@ -239,7 +244,7 @@ def build_cmbs_weak(config=None, compile=True, optimizer=None):
     >>> build_cmbs_weak(config).get_layer("video_probabilities").output.shape
     (None, 3)
     """
-    config = config or CMBSConfig(alpha=0.2, gamma=0.5)
+    config = config or CMBSConfig().replace(**REGIME_DEFAULTS["weak"])
     inputs = model_inputs(config)
     mask = real_segments(inputs)
     _, gate, visual, audio = _trunk(config, inputs, mask)

@@ -82,6 +82,11 @@ class PSPConfig(MethodConfig):
             raise ValueError(f"`avps_weight` must be >= 0; received {self.avps_weight!r}.")
 
 
+# The fields whose released weak value differs from the supervised default
+# (`weakly_supervised_main.py`); `keras_avl.models.get("psp").config(regime)`.
+REGIME_DEFAULTS = {"weak": {"threshold": 0.095}}
+
+
 def _projections(sizes, name):
     return keras.Sequential(
         [keras.layers.Dense(size, use_bias=False) for size in sizes], name=name
@@ -157,7 +162,7 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     >>> build_psp_weak(config).get_layer("video_probabilities").output.shape
     (None, 3)
     """
-    config = config or PSPConfig(threshold=0.095)
+    config = config or PSPConfig().replace(**REGIME_DEFAULTS["weak"])
     inputs = model_inputs(config)
     mask = real_segments(inputs)
     scores, _ = _segment_scores(config, inputs, mask)

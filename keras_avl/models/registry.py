@@ -19,6 +19,7 @@ import dataclasses
 from keras_avl.models.avatt import build_avatt_supervised, build_avatt_weak
 from keras_avl.models.avsdn import AVSDNConfig, build_avsdn_supervised, build_avsdn_weak
 from keras_avl.models.builders import REGIMES, build_model
+from keras_avl.models.cmbs import REGIME_DEFAULTS as CMBS_REGIME_DEFAULTS
 from keras_avl.models.cmbs import CMBSConfig, build_cmbs_supervised, build_cmbs_weak
 from keras_avl.models.config import AVLConfig
 from keras_avl.models.paper import (
@@ -26,6 +27,7 @@ from keras_avl.models.paper import (
     build_paper_unsupervised,
     build_paper_weak,
 )
+from keras_avl.models.psp import REGIME_DEFAULTS as PSP_REGIME_DEFAULTS
 from keras_avl.models.psp import PSPConfig, build_psp_supervised, build_psp_weak
 from keras_avl.models.variants import VARIANTS
 
@@ -44,6 +46,11 @@ class Method:
         reference: the paper it follows.
         defaults: the fields of `config_class` that make it this method (A+V-att:
             those of the variant `avatt`).
+        regime_defaults: regime -> the fields whose released value in that
+            regime differs from `defaults` (PSP's weak tau, CMBS's weak
+            alpha and gamma): `config(regime=...)` applies them, so that
+            `train`, `compare` and the Python API build the released model of
+            each regime alike.
     """
 
     name: str
@@ -51,14 +58,31 @@ class Method:
     builders: dict
     reference: str
     defaults: dict = dataclasses.field(default_factory=dict)
+    regime_defaults: dict = dataclasses.field(default_factory=dict)
 
     @property
     def regimes(self):
         return tuple(self.builders)
 
-    def config(self, **fields):
-        """The method's config with `fields` changed."""
-        return self.config_class().replace(**{**self.defaults, **fields})
+    def config(self, regime="supervised", **fields):
+        """The method's config for `regime` (its released defaults there) with
+        `fields` changed; a field the config lacks is a clear error.
+
+        Example:
+
+        >>> get("psp").config(regime="weak").threshold, get("psp").config().threshold
+        (0.095, 0.099)
+        """
+        self.check_regime(regime)
+        fields = {**self.defaults, **self.regime_defaults.get(regime, {}), **fields}
+        known = {field.name for field in dataclasses.fields(self.config_class)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ValueError(
+                f"Method {self.name!r} has no config field(s) {unknown}; the fields of "
+                f"{self.config_class.__name__} are {sorted(known)}."
+            )
+        return self.config_class().replace(**fields)
 
     def build(self, config=None, regime="supervised", compile=True, optimizer=None):
         """Builds the model of `regime`; a regime the method lacks is a clear error.
@@ -71,7 +95,7 @@ class Method:
         (None, 3)
         """
         self.check_regime(regime)
-        return self.builders[regime](config or self.config(), compile=compile,
+        return self.builders[regime](config or self.config(regime), compile=compile,
                                      optimizer=optimizer)
 
     def check_regime(self, regime):
@@ -97,10 +121,10 @@ METHODS = {
                "Lin, Li & Wang, ICASSP 2019"),
         Method("psp", PSPConfig,
                {"supervised": build_psp_supervised, "weak": build_psp_weak},
-               "Zhou et al., CVPR 2021"),
+               "Zhou et al., CVPR 2021", regime_defaults=PSP_REGIME_DEFAULTS),
         Method("cmbs", CMBSConfig,
                {"supervised": build_cmbs_supervised, "weak": build_cmbs_weak},
-               "Xia & Zhao, CVPR 2022"),
+               "Xia & Zhao, CVPR 2022", regime_defaults=CMBS_REGIME_DEFAULTS),
     )
 }
 
@@ -134,12 +158,13 @@ def config_class(method):
     return AVLConfig if method is None else get(method).config_class
 
 
-def method_config(name, base_fields, overrides):
-    """The config of model `name` (a variant or a method) from the data's fields
-    and the user's overrides; None when `name` is a variant (see `variant_config`)."""
+def method_config(name, base_fields, overrides, regime="supervised"):
+    """The config of model `name` (a variant or a method) in `regime` from the
+    data's fields and the user's overrides (which win over the regime's
+    defaults); None when `name` is a variant (see `variant_config`)."""
     if name in VARIANTS:
         return None
-    return get(name).config(**base_fields).replace(**overrides)
+    return get(name).config(regime, **{**base_fields, **overrides})
 
 
 def build(config, regime, compile=True, optimizer=None, loss=None):

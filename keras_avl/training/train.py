@@ -115,7 +115,7 @@ def _new_run(run_dir, regime, variant, data, data_arg, embedded_size, training, 
         config = variant_config(variant, AVLConfig(**base_fields)).replace(**overrides)
     else:  # a registered method (AVSDN, PSP, CMBS): its own config class
         registry.get(variant).check_regime(regime)
-        config = registry.method_config(variant, base_fields, overrides)
+        config = registry.method_config(variant, base_fields, overrides, regime)
     if data_arg is None:
         training = {**training, "embedded_size": embedded_size}
     return Run(
