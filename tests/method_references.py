@@ -8,7 +8,7 @@ import numpy as np
 from tests.numpy_reference import relu, sigmoid, softmax
 
 
-def psp_video(a, v, W_v1, W_v2, W_a1, W_a2, W_vfc, W_afc, ln_gamma, ln_beta, tau):
+def psp_video(a, v, v_L1, v_L2, a_L1, a_L2, v_fc, a_fc, ln_gamma, ln_beta, tau):
     """PSP without dropout for one video: a, v (T, d). Returns (fused, similarity)."""
     T, d = a.shape
 
@@ -25,16 +25,25 @@ def psp_video(a, v, W_v1, W_v2, W_a1, W_a2, W_vfc, W_afc, ln_gamma, ln_beta, tau
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-6) * ln_gamma + ln_beta
 
-    v1, v2, a1, a2 = relu(v @ W_v1), relu(v @ W_v2), relu(a @ W_a1), relu(a @ W_a2)
+    v1, v2, a1, a2 = relu(v @ v_L1), relu(v @ v_L2), relu(a @ a_L1), relu(a @ a_L2)
     beta_va = np.array([[relu(v2[i] @ a1[j] / np.sqrt(d)) for j in range(T)] for i in range(T)])
     gamma_va, gamma_av = prune(beta_va), prune(beta_va.T)
-    v_psp = layer_norm(relu((v + gamma_va @ a2) @ W_vfc))
-    a_psp = layer_norm(relu((a + gamma_av @ v1) @ W_afc))
+    v_psp = layer_norm(relu((v + gamma_va @ a2) @ v_fc))
+    a_psp = layer_norm(relu((a + gamma_av @ v1) @ a_fc))
     similarity = np.array([
         v_psp[t] @ a_psp[t] / (np.linalg.norm(v_psp[t]) * np.linalg.norm(a_psp[t]))
         for t in range(T)
     ])
     return (v_psp + a_psp) / 2, similarity
+
+
+def avps_target(y):
+    """PSP's AVPS target for one video's one-hot labels y (n, C)
+    (`dataloader.py::get_segment_wise_relation`): 1/|E| on the segments E of
+    its first class (lowest index: the event, or the background when there is
+    no event), 0 elsewhere."""
+    in_first = y[:, np.flatnonzero(y.sum(0))[0]]
+    return in_first / in_first.sum()
 
 
 def agsca_segment(V, a, w):

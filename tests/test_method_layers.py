@@ -20,6 +20,7 @@ from tests.conftest import weights_by_name
 from tests.layer_test_case import run_layer_test
 from tests.method_references import (
     agsca_segment,
+    avps_target,
     layer_norm,
     lstm_states,
     multi_head_attention,
@@ -61,7 +62,7 @@ def test_psp_against_numpy(rng, threshold):
     layer.build([a.shape, v.shape])
     _randomize(layer, rng)
     w = {name: _np(getattr(layer, name)) for name in
-         ("W_v1", "W_v2", "W_a1", "W_a2", "W_vfc", "W_afc")}
+         ("v_L1", "v_L2", "a_L1", "a_L2", "v_fc", "a_fc")}
     ln_gamma, ln_beta = (_np(x) for x in layer.layer_norm.weights)
     fused, similarity = (_np(x) for x in layer([a, v]))
     for b in range(B):
@@ -73,6 +74,17 @@ def test_psp_against_numpy(rng, threshold):
             unpruned, _ = psp_video(a[b], v[b], **w, ln_gamma=ln_gamma, ln_beta=ln_beta,
                                     tau=0.0)
             assert np.abs(unpruned - ref_fused).max() > 1e-3
+
+
+def test_psp_weakly_variant_contract(rng, tmp_path):
+    """weakly_model.py's block: no v_fc / a_fc, so the output keeps size d."""
+    run_layer_test(PositiveSamplePropagation,
+                   {"output_dim": D, "threshold": 0.1, "variant": "weakly"},
+                   [_x(rng, B, T, D), _x(rng, B, T, D)], [(B, T, D), (B, T)], tmp_path,
+                   expected_num_trainable_weights=6)
+    with pytest.raises(ValueError, match="output_dim` must equal"):
+        PositiveSamplePropagation(output_dim=D + 1, variant="weakly")(
+            [_x(rng, B, T, D), _x(rng, B, T, D)])
 
 
 def test_psp_rejects_bad_threshold():
@@ -94,12 +106,12 @@ def test_segment_score_weighting_against_numpy(rng, tmp_path):
 
 def test_avps_loss_against_numpy(rng):
     labels = np.eye(4, dtype="float32")[rng.integers(0, 4, size=(B, T))]
-    labels[0] = np.eye(4, dtype="float32")[3]  # a background-only video: target 0
+    # A background-only video: target 1/T (the loader's first class is the background).
+    labels[0] = np.eye(4, dtype="float32")[3]
     similarity = _x(rng, B, T)
     expected = []
     for b in range(B):
-        event = labels[b, :, -1] == 0
-        target = event / event.sum() if event.any() else np.zeros(T)
+        target = avps_target(labels[b])
         r = relu(similarity[b]) / (relu(similarity[b]).sum() + 1e-8)
         expected.append(((r - target) ** 2).mean())
     np.testing.assert_allclose(float(AVPSLoss()(labels, similarity)), np.mean(expected),
@@ -292,7 +304,7 @@ def test_psp_with_a_mask_is_psp_of_the_real_segments(rng):
     layer.build([a.shape, v.shape])
     _randomize(layer, rng)
     w = {name: _np(getattr(layer, name)) for name in
-         ("W_v1", "W_v2", "W_a1", "W_a2", "W_vfc", "W_afc")}
+         ("v_L1", "v_L2", "a_L1", "a_L2", "v_fc", "a_fc")}
     ln_gamma, ln_beta = (_np(x) for x in layer.layer_norm.weights)
     fused, similarity = (_np(x) for x in layer([a, v], mask=MASK))
     for b, n in enumerate(REAL):
@@ -358,7 +370,7 @@ def test_segment_losses_leave_zero_label_rows_out(rng):
     for b, n in enumerate(REAL):
         y = labels[b, :n]
         event = y[:, -1] == 0
-        target = event / event.sum() if event.any() else np.zeros(n)
+        target = avps_target(y)
         r = relu(similarity[b, :n]) / (relu(similarity[b, :n]).sum() + 1e-8)
         avps.append(((r - target) ** 2).mean())
         bce.append(-(event * np.log(sigmoid(z[b, :n]))

@@ -3,15 +3,22 @@ al., CVPR 2021, eqs. 8-9; `measure.py::AVPSLoss` and the target of
 `dataloader.py::get_segment_wise_relation` in github:jasongief/PSP_CVPR_2021).
 
 With s (T,) the cosine similarities of each segment's audio-visual pair and E
-the segments of the video's event (not background):
+the segments labelled with the video's first class, the class of lowest index
+among its segment labels (its event class; background, the last class, only
+for a video without event segments):
 
     r_t = relu(s_t) / (sum_u relu(s_u) + eps)
-    y_t = 1 / |E| if t in E else 0          (0 everywhere when E is empty)
-    AVPS = mean_t (r_t - y_t)^2
+    y_t = 1 / |E| if t in E else 0
+    AVPS = mean_t (r_t - y_t)^2   (`nn.MSELoss`)
 
-The target is built from the one-hot segment labels (B, T, C) the supervised
-regime trains on (background = the last class), so the loss sits beside the
-classification loss on the same labels.
+The target y is the one `dataloader.py::get_segment_wise_relation` computes
+(`category_bg_cols.sort()`, then the first column), built here from the one-hot
+segment labels (B, T, C) the supervised regime trains on, so the loss sits
+beside the classification loss on the same labels. The released loader writes
+y into a buffer it never clears (`segment_avps_gt_batch`): a segment outside E
+keeps whatever value the video at the same batch position had set there in an
+earlier batch. That is a stale value, not the paper's target (eq. 9: zero off
+the event segments); this loss uses the paper's zero.
 
 Padded segments (clips shorter than T) have all-zero label rows
 (`keras_avl.models.registry.fit_targets` zeroes them): they count neither in
@@ -30,9 +37,13 @@ EPSILON = 1e-8
 
 def event_segment_targets(segment_labels):
     """y of the docstring: (B, T) from one-hot segment labels (B, T, C)."""
-    event = ops.sum(ops.cast(segment_labels, "float32")[..., :-1], axis=-1)
-    count = ops.sum(event, axis=-1, keepdims=True)
-    return event / ops.maximum(count, 1.0)
+    labels = ops.cast(segment_labels, "float32")
+    present = ops.max(labels, axis=1)  # (B, C): the classes of the video
+    # argmax takes the first maximum: the present class of lowest index.
+    first = ops.one_hot(ops.argmax(present, axis=-1), ops.shape(labels)[-1])
+    in_first = ops.sum(labels * ops.expand_dims(first, 1), axis=-1)
+    count = ops.sum(in_first, axis=-1, keepdims=True)
+    return in_first / ops.maximum(count, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")

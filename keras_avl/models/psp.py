@@ -1,61 +1,92 @@
 """PSP (Zhou et al., "Positive Sample Propagation along the Audio-Visual Event
-Line", CVPR 2021): its config and its supervised and weak models, following the
-paper and github:jasongief/PSP_CVPR_2021 (`fully_model.py`, `weakly_model.py`).
+Line", CVPR 2021): its config and its supervised and weak models, as the public
+code has them (github:jasongief/PSP_CVPR_2021: `fully_model.py`,
+`weakly_model.py`, `fully_supervised_main.py`, `weakly_supervised_main.py`,
+`dataloader.py`). Keras layer names follow the code's module names.
 
-Both regimes share one trunk: the audio goes through two bias-free projections
-(128 -> 256 -> 128); A+V-att's audio-guided attention (`AudioGuidedAttention`,
-hidden 512) pools the regions under that audio; two bias-free projections
-(512 -> 256 -> 128) map the attended visual; bidirectional LSTMs (128) model
-each modality; the PSP block (`PositiveSamplePropagation`, 256) exchanges
-features along the positive pairs; Dense 64 + ReLU then Dense C (both
-bias-free) give the segment scores.
+Supervised (`fully_model.py::psp_net`):
 
-- supervised: softmax per segment, trained with the cross-entropy plus
-  `avps_weight` (lambda = 100) times the AVPS loss on the similarities of the
-  PSP block (output `av_similarity`);
-- weak: the scores are reweighted per segment (`SegmentScoreWeighting`), the
-  video prediction is the softmax of their mean over the segments, trained with
-  the binary cross-entropy of that softmax against the video label (as the
-  code's `nn.BCELoss`; `probability_binary_crossentropy`).
+- `fa`: the audio through two bias-free Linear layers (128 -> 256 -> 128);
+- `audio_guided_attention` (the code's `AVGA`, `AudioGuidedAttention`, hidden
+  512): `affine_v(v_t) + affine_g(a_t).unsqueeze(2)`, one audio scalar per
+  region (`audio_term="region"`), the softmax over the regions pools the raw
+  regions;
+- `fv`: two bias-free Linear layers on the attended visual (512 -> 256 -> 128);
+- `lstm_audio`, `lstm_video`: bidirectional LSTMs (128);
+- `psp`: the PSP block (`PositiveSamplePropagation`, `variant="fully"`, 256),
+  tau = 0.099, and the cosine similarity of its two outputs (`AVSimilarity`,
+  output `av_similarity`);
+- `L1` (64, ReLU), `L2` (C), both bias-free: the segment scores, softmax per
+  segment (output `segment_probabilities`);
+- loss (`fully_supervised_main.py`): the cross-entropy plus `avps_weight`
+  (`--LAMBDA` = 100) times the AVPS loss (`AVPSLoss`, whose docstring says
+  where the released loader's target buffer differs from the paper).
 
-Choice (the code's two regimes differ in details the paper does not discuss):
-the weak model here keeps the supervised trunk (the audio projections, the
-bias-free visual projections and the PSP block's output projections), with its
-own threshold (0.095).
+Weak (`weakly_model.py::psp_net`): no `fa` (the raw audio enters the attention
+and `lstm_audio`); `linear_v`, one Linear layer with bias (512 -> 128), instead
+of `fv`; the PSP block `variant="weakly"` (no `v_fc` / `a_fc`, no second L1
+normalisation, output 2 x hidden), tau = 0.095 (`REGIME_DEFAULTS`); `L1`,
+`L2`; the weighting branch `W3` (`SegmentScoreWeighting`); the video
+prediction is the softmax of the weighted scores averaged over the segments
+(output `video_probabilities`), the segment prediction their softmax. Its loss
+(`weakly_supervised_main.py`) is `nn.BCELoss` of that softmax against
+`prob_label.h5`, the video's "normalized" label: per class, the share of the
+video's segments labelled with it (background included; the code's author on
+github:jasongief/PSP_CVPR_2021 issue 7: "the proportion of the background and
+event segments"; e.g. 0.2 event, 0.8 background for an event over 2 of 10
+segments), and for the 178 background-only videos their label
+(`labels_noisy.h5`, all background). `weak_fit_targets` derives it from
+segment labels (B, T, C); it cannot be derived from one-hot video labels
+(`mil_labels.h5`), which it passes through unchanged: those are the release's
+target only for videos whose segments all carry one class. The release's weak
+target thus carries segment-level information (how many segments are
+background).
+
+Initialisation: where the code re-initialises a layer (Xavier-uniform: the
+attention's weights, the PSP block, `L1`, `L2`), Keras' `glorot_uniform`;
+where it keeps PyTorch's defaults (`fa`, `fv`, `linear_v`, `W3`, the
+attention's biases, the LSTMs), `keras_avl.models.torch_init`. The code's
+unused modules (`v_classify`, `a_classify`, `L3`, `L4`; weak `W1`, `W2`,
+`temperature`) are left out.
 
 Segment masks (`segment_mask`, clips shorter than T; PSP's code has none): the
 BiLSTMs skip padded segments, the PSP block propagates from real segments only
 and gives padded ones no similarity, the weak video scores average the real
 segments, the segment probabilities carry the mask (Keras leaves padded
-segments out of the cross-entropy and the accuracy), and the AVPS loss reads
-the real segments from the labels that `fit_targets` zeroes at padding.
+segments out of the cross-entropy and the accuracy), and the AVPS loss and
+`weak_fit_targets` read the real segments from the labels that `fit_targets`
+zeroes at padding.
 """
 
 import dataclasses
 
 import keras
+import numpy as np
 
 from keras_avl.layers import AudioGuidedAttention, PositiveSamplePropagation, SegmentScoreWeighting
 from keras_avl.losses import AVPSLoss, probability_binary_crossentropy
 from keras_avl.models.compiling import compile_model, compile_video_classifier
 from keras_avl.models.inputs import model_inputs, real_segments
+from keras_avl.models.method_config import MethodConfig
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.outputs import float32_output, softmax_output
-from keras_avl.models.method_config import MethodConfig
+from keras_avl.models.torch_init import torch_lstm, torch_uniform
 
 
 @dataclasses.dataclass
 class PSPConfig(MethodConfig):
-    """PSP's knobs (defaults: the public code's supervised model).
+    """PSP's knobs (defaults: the public code's supervised model; the weak
+    model's own values are `REGIME_DEFAULTS["weak"]`).
 
     Args:
-        projection_dim: the audio / visual bottleneck (256 -> `hidden`).
+        projection_dim: the middle size of `fa` and `fv` (256; supervised).
         hidden: the units of the bidirectional LSTMs (128).
-        attention_dim: the audio-guided attention's projection (512).
-        psp_dim: the PSP block's output size (256).
+        attention_dim: the audio-guided attention's hidden size (512).
+        psp_dim: the PSP block's output size (256; the weak block has no
+            output projection: its output is 2 x `hidden`).
         threshold: tau of the PSP pruning (0.099 supervised, 0.095 weak).
         psp_dropout: the PSP block's dropout (0.1).
-        classifier_hidden: the hidden Dense before the classifier (64).
+        classifier_hidden: the units of `L1` (64).
         avps_weight: lambda, the weight of the AVPS loss (supervised; 100).
         (and the data fields of `MethodConfig`)
     """
@@ -82,45 +113,62 @@ class PSPConfig(MethodConfig):
             raise ValueError(f"`avps_weight` must be >= 0; received {self.avps_weight!r}.")
 
 
-# The fields whose released weak value differs from the supervised default
-# (`weakly_supervised_main.py`); `keras_avl.models.get("psp").config(regime)`.
+# The fields whose released weak value (`weakly_supervised_main.py`) differs
+# from the supervised default of `PSPConfig`.
 REGIME_DEFAULTS = {"weak": {"threshold": 0.095}}
 
 
-def _projections(sizes, name):
-    return keras.Sequential(
-        [keras.layers.Dense(size, use_bias=False) for size in sizes], name=name
-    )
+def _regime_config(config, regime):
+    return config or PSPConfig().replace(**REGIME_DEFAULTS.get(regime, {}))
 
 
-def _segment_scores(config, inputs, mask):
-    """The shared trunk: (segment scores (B, T, C), similarities (B, T))."""
-    audio = _projections((config.projection_dim, config.hidden), "audio_projection")(
-        inputs["audio"])
+def _torch_linear(units, fan_in, name, use_bias=False):
+    """An `nn.Linear` left at PyTorch's default init."""
+    init = torch_uniform(fan_in)
+    return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=init,
+                              bias_initializer=init, name=name)
+
+
+def _segment_scores(config, inputs, mask, weak):
+    """`psp_net.forward` up to the scores `L2(...)`: (B, T, C), and the
+    similarities (B, T) of the PSP block."""
+    audio = inputs["audio"]
+    if not weak:
+        audio = keras.Sequential([
+            _torch_linear(config.projection_dim, config.audio_dim, "fa_0"),
+            _torch_linear(config.hidden, config.projection_dim, "fa_1"),
+        ], name="fa")(audio)
     regions = keras.layers.Reshape(
         (config.segments, config.regions, config.visual_dim), name="visual_regions"
     )(inputs["visual"])
     attended, _ = AudioGuidedAttention(
-        hidden_dim=config.attention_dim, attention_dim=config.regions,
-        name="audio_guided_attention",
+        hidden_dim=config.attention_dim, attention_dim=config.regions, audio_term="region",
+        torch_bias_init=True, name="audio_guided_attention",
     )([regions, audio])
-    visual = _projections((config.projection_dim, config.hidden), "visual_projection")(attended)
-    lstm = lambda name: keras.layers.Bidirectional(
-        keras.layers.LSTM(config.hidden, return_sequences=True), name=name)
+    if weak:  # nn.Linear(v_dim, a_dim), with its bias
+        visual = _torch_linear(config.audio_dim, config.visual_dim, "linear_v",
+                               use_bias=True)(attended)
+    else:
+        visual = keras.Sequential([
+            _torch_linear(config.projection_dim, config.visual_dim, "fv_0"),
+            _torch_linear(config.hidden, config.projection_dim, "fv_1"),
+        ], name="fv")(attended)
+    lstm = lambda name: keras.layers.Bidirectional(torch_lstm(config.hidden, name), name=name)
     fused, similarity = PositiveSamplePropagation(
-        output_dim=config.psp_dim, threshold=config.threshold,
-        dropout=config.psp_dropout, name="positive_sample_propagation",
-    )([lstm("audio_lstm")(audio, mask=mask), lstm("visual_lstm")(visual, mask=mask)],
+        output_dim=2 * config.hidden if weak else config.psp_dim, threshold=config.threshold,
+        dropout=config.psp_dropout, variant="weakly" if weak else "fully", name="psp",
+    )([lstm("lstm_audio")(audio, mask=mask), lstm("lstm_video")(visual, mask=mask)],
       mask=mask)
     hidden = keras.layers.Dense(config.classifier_hidden, activation="relu", use_bias=False,
-                                name="hidden_dense")(fused)
-    scores = keras.layers.Dense(config.num_classes, use_bias=False, name="segment_scores")(hidden)
+                                name="L1")(fused)
+    scores = keras.layers.Dense(config.num_classes, use_bias=False, name="L2")(hidden)
     return scores, similarity
 
 
 def build_psp_supervised(config=None, compile=True, optimizer=None):
-    """PSP for per-segment labels: outputs `segment_probabilities` (B, T, C)
-    and `av_similarity` (B, T), trained on the same segment labels.
+    """PSP for per-segment labels (`fully_model.py`): outputs
+    `segment_probabilities` (B, T, C) and `av_similarity` (B, T), trained on
+    the same segment labels (cross-entropy + lambda AVPS).
 
     Example:
 
@@ -132,9 +180,9 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
     >>> model.get_layer("segment_probabilities").output.shape
     (None, 10, 3)
     """
-    config = config or PSPConfig()
+    config = _regime_config(config, "supervised")
     inputs = model_inputs(config)
-    scores, similarity = _segment_scores(config, inputs, real_segments(inputs))
+    scores, similarity = _segment_scores(config, inputs, real_segments(inputs), weak=False)
     outputs = {
         "segment_probabilities": softmax_output("segment_probabilities")(scores),
         "av_similarity": float32_output("av_similarity")(similarity),
@@ -151,22 +199,24 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
 
 
 def build_psp_weak(config=None, compile=True, optimizer=None):
-    """PSP for video labels: outputs `video_probabilities` (B, C), trained on
-    the video labels, and `segment_probabilities` (B, T, C), without loss.
+    """PSP for video labels (`weakly_model.py`): outputs `video_probabilities`
+    (B, C), trained with the BCE against the video's normalised label
+    (`weak_fit_targets`), and `segment_probabilities` (B, T, C), without loss.
 
     Example:
 
-    >>> config = PSPConfig(num_classes=3, visual_dim=8, projection_dim=8, hidden=4,
-    ...                    attention_dim=8, psp_dim=8, classifier_hidden=4,
-    ...                    threshold=0.095)
+    >>> config = PSPConfig(num_classes=3, visual_dim=8, hidden=4, attention_dim=8,
+    ...                    classifier_hidden=4, **REGIME_DEFAULTS["weak"])
     >>> build_psp_weak(config).get_layer("video_probabilities").output.shape
     (None, 3)
     """
-    config = config or PSPConfig().replace(**REGIME_DEFAULTS["weak"])
+    config = _regime_config(config, "weak")
     inputs = model_inputs(config)
     mask = real_segments(inputs)
-    scores, _ = _segment_scores(config, inputs, mask)
-    weighted = SegmentScoreWeighting(name="segment_score_weighting")(scores)
+    scores, _ = _segment_scores(config, inputs, mask, weak=True)
+    weighted = SegmentScoreWeighting(
+        kernel_initializer=torch_uniform(config.num_classes), name="segment_score_weighting",
+    )(scores)
     outputs = {
         "video_probabilities": softmax_output("video_probabilities")(
             keras.layers.GlobalAveragePooling1D(name="video_scores")(weighted, mask=mask)),
@@ -177,3 +227,38 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     if compile:
         compile_video_classifier(model, config, probability_binary_crossentropy, optimizer)
     return model
+
+
+def normalised_video_labels(segment_labels):
+    """`prob_label.h5` of the release from one-hot segment labels (B, T, C):
+    per class, the share of the video's real segments labelled with it (rows
+    of zeros, the padded segments, count for nothing).
+
+    Operators only (no reduction op): it runs on NumPy arrays and on the
+    tensors of a `tf.data` map alike.
+
+    Example:
+
+    >>> import numpy as np
+    >>> labels = np.eye(3, dtype="float32")[[[0, 0, 2, 2, 2]]]
+    >>> labels[0, -1] = 0.0  # a padded segment
+    >>> normalised_video_labels(labels).tolist()
+    [[0.5, 0.0, 0.5]]
+    """
+    counts = sum(segment_labels[:, t] for t in range(segment_labels.shape[1]))
+    real = counts @ np.ones((segment_labels.shape[-1], 1), "float32")
+    # + 1e-12: a video without real segments gets zeros (0 / 1e-12), others
+    # are unchanged in float32.
+    return counts / (real + 1e-12)
+
+
+def weak_fit_targets(x, y):
+    """The `(x, y) -> (x, targets)` map of the weak PSP model: each output's
+    target is the release's normalised video label, `normalised_video_labels`
+    of segment labels `y` (B, T, C) (zeroed at the padded segments, as
+    `keras_avl.models.registry.real_segment_labels` gives them); video labels
+    `y` (B, C) pass through unchanged (one-hot: the release's target for a
+    video whose segments all carry one class, e.g. a background-only one)."""
+    if len(y.shape) == 3:
+        y = normalised_video_labels(y)
+    return x, {"video_probabilities": y, "segment_probabilities": y}
