@@ -89,6 +89,13 @@ class BoxRegions:
                 np.minimum(out / 2, 1, out=out)
         return result
 
+    def blocks(self, videos, segments, image_size):
+        """The masks as blocks of one pixel each, the form
+        `keras_avl.training.localization_metrics.ciou_metrics` reads."""
+        masks = self.masks(videos, segments, image_size)
+        return (masks.reshape(len(masks), -1), np.arange(image_size[0]),
+                np.arange(image_size[1]))
+
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

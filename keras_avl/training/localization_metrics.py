@@ -34,7 +34,9 @@ maps. Random grid maps are smooth once upsampled, like the model's, so this is
 the level a spatially uninformed map of that resolution reaches.
 
 Everything is NumPy and vectorised over segments, in chunks that bound the
-memory (a chunk of 256 ground-truth maps at 224 x 224 is 51 MB).
+memory. The ground truth comes as constant blocks (grid cells, or single
+pixels for boxes): each binary map is reduced to its pixel count per block,
+so cell regions are never rasterised at the image size.
 """
 
 import numpy as np
@@ -44,7 +46,7 @@ IMAGE_SIZE = (224, 224)
 CIOU_THRESHOLDS = tuple(0.05 * i for i in range(21))
 CHANCE_MAPS = 100
 CHANCE_SEED = 0
-_CHUNK = 128
+_CHUNK = 64
 _KEYS = ("ciou", "ciou_ap50", "ciou_auc", "ciou_chance", "ciou_ap50_chance",
          "ciou_auc_chance", "ciou_ap50_ceiling")
 
@@ -110,37 +112,31 @@ def median_binarize(maps):
     return maps >= threshold
 
 
-def ciou(prediction, ground_truth):
-    """cIoU of binary predictions against ground-truth maps in [0, 1], both
-    (k, P): sum(pred * gt) / (sum(gt) + sum(pred * (gt == 0))).
-
-    Example:
-
-    >>> float(ciou(np.array([[1, 1, 0, 0]], bool), np.array([[1.0, 0, 0, 0]]))[0])
-    0.5
-    """
-    prediction = np.asarray(prediction, bool)
-    ground_truth = np.asarray(ground_truth)
-    inside = np.einsum("ij,ij->i", prediction.astype(ground_truth.dtype), ground_truth)
-    outside = np.count_nonzero(prediction & (ground_truth == 0), axis=-1)
-    return inside.astype(np.float64) / (ground_truth.sum(-1, dtype=np.float64) + outside)
+def _pool(binary, row_starts, column_starts):
+    """(k, H, W) 0/1 maps -> (k, q) float32 pixel counts per block of the
+    ground truth (blocks start at `row_starts` x `column_starts`)."""
+    counts = binary.astype(np.float32)
+    if len(row_starts) < counts.shape[1]:
+        counts = np.add.reduceat(counts, row_starts, axis=1)
+    if len(column_starts) < counts.shape[2]:
+        counts = np.add.reduceat(counts, column_starts, axis=2)
+    return counts.reshape(len(counts), -1)
 
 
-def _ceiling(ground_truth):
+def _ceiling(values, sizes):
     """The best cIoU of any median binarisation: the P - int(P/2) pixels of
     largest ground truth selected, filled level by level (the maps have few
     distinct values: 0, 0.5, 1)."""
-    size = ground_truth.shape[-1]
-    left = np.full(len(ground_truth), size - int(size * 0.5))
-    inside = np.zeros(len(ground_truth))
-    level = ground_truth.max()
+    left = np.full(len(values), sizes.sum() - int(sizes.sum() * 0.5), np.float64)
+    inside = np.zeros(len(values))
+    level = values.max()
     while level > 0:
-        taken = np.minimum(np.count_nonzero(ground_truth == level, axis=-1), left)
+        taken = np.minimum((values == level) @ sizes, left)
         inside += taken * float(level)
         left -= taken
-        level = np.where(ground_truth < level, ground_truth, 0).max()
+        level = np.where(values < level, values, 0).max()
     # The rest of the selection falls on pixels outside the ground truth.
-    return inside / (ground_truth.sum(-1, dtype=np.float64) + left)
+    return inside / (values @ sizes + left)
 
 
 def _curve(values):
@@ -164,9 +160,10 @@ class CellRegions:
 
     Example:
 
-    >>> regions = np.zeros((1, 1, 2, 2)); regions[0, 0, 0, 1] = 1
-    >>> CellRegions(regions).masks([0], [0], (4, 4))[0].tolist()
-    [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    >>> regions = np.zeros((1, 1, 2, 3)); regions[0, 0, 0, 1] = 1
+    >>> values, rows, columns = CellRegions(regions).blocks([0], [0], (4, 8))
+    >>> values.tolist(), rows.tolist(), columns.tolist()
+    ([[0.0, 1.0, 0.0, 0.0, 0.0, 0.0]], [0, 2], [0, 3, 6])
     """
 
     description = "regions.h5: each grid cell scaled to its pixel block"
@@ -175,22 +172,14 @@ class CellRegions:
         self.regions = np.asarray(regions) > 0
         self.present = self.regions.any((-2, -1))
 
-    def masks(self, videos, segments, image_size):
-        """float32 (k, H, W) ground-truth maps of segments (videos[i], segments[i])."""
+    def blocks(self, videos, segments, image_size):
+        """The ground truth of segments (videos[i], segments[i]) as constant
+        blocks: float32 values (k, h * w) and the first pixel row / column of
+        each block (cell row i starts at ceil(i * H / h))."""
         h, w = self.regions.shape[-2:]
-        rows = np.arange(image_size[0]) * h // image_size[0]
-        columns = np.arange(image_size[1]) * w // image_size[1]
-        cells = self.regions[np.asarray(videos), np.asarray(segments)]
-        return cells[:, rows][:, :, columns].astype(np.float32)
-
-
-def _scores(binary, ground_truth):
-    """cIoU (k, K) of K binary maps (K, P), as float32 0/1, against k ground
-    truths (k, P), by matrix products (exact in float32: sums of 0, 0.5 and 1
-    below 2**24)."""
-    inside = ground_truth @ binary.T
-    outside = (ground_truth == 0).astype(np.float32) @ binary.T
-    return inside / (ground_truth.sum(-1, keepdims=True) + outside)
+        values = self.regions[np.asarray(videos), np.asarray(segments)]
+        return (values.reshape(len(values), -1).astype(np.float32),
+                -(-np.arange(h) * image_size[0] // h), -(-np.arange(w) * image_size[1] // w))
 
 
 def ciou_metrics(attention, ground_truth, event, valid=None, image_size=IMAGE_SIZE,
@@ -202,8 +191,9 @@ def ciou_metrics(attention, ground_truth, event, valid=None, image_size=IMAGE_SI
         attention: (N, T, h, w) spatial attention lambda.
         ground_truth: (N, T, h, w) cell regions (nonzero on the sounding
             object), or an object with `present`, (N, T) bool, and
-            `masks(videos, segments, image_size)` -> (k, H, W) maps in [0, 1]
-            (`CellRegions`, `keras_avl.data.boxes.BoxRegions`).
+            `blocks(videos, segments, image_size)` -> the ground-truth maps in
+            [0, 1] as constant blocks (see `CellRegions.blocks`;
+            `keras_avl.data.boxes.BoxRegions`: one block per pixel).
         event: (N, T) bool, the event segments.
         valid: optional (N, T) bool, the segments to score (default: all).
         image_size: (H, W) the maps are upsampled to.
@@ -231,7 +221,7 @@ def ciou_metrics(attention, ground_truth, event, valid=None, image_size=IMAGE_SI
     image_size = _check_image_size(image_size)
     attention = np.asarray(attention)
     n, t, h, w = attention.shape
-    if not hasattr(ground_truth, "masks"):
+    if not hasattr(ground_truth, "blocks"):
         ground_truth = CellRegions(ground_truth)
     selected = np.asarray(event, bool) & ground_truth.present
     if valid is not None:
@@ -245,18 +235,26 @@ def ciou_metrics(attention, ground_truth, event, valid=None, image_size=IMAGE_SI
     informative = np.ptp(maps.reshape(count, -1), axis=-1).max() > 1e-7
     random_maps = np.random.default_rng(seed).random((chance_maps, h, w))
     random_binary = median_binarize(upsample_bilinear(random_maps, image_size).reshape(
-        chance_maps, -1)).astype(np.float32)
+        chance_maps, -1)).reshape(chance_maps, *image_size)
     model, chance, ceiling = [], [], []
+    # cIoU from pixel counts per block of the ground truth (a cell or a pixel):
+    # exact in float32 (sums of 0, 0.5 and 1 below 2**24).
     for start in range(0, count, _CHUNK):
         rows = slice(start, start + _CHUNK)
-        truth = ground_truth.masks(videos[rows], segments[rows], image_size).reshape(
-            len(videos[rows]), -1)
-        chance.append(_scores(random_binary, truth))
-        ceiling.append(_ceiling(truth))
+        values, row_starts, column_starts = ground_truth.blocks(
+            videos[rows], segments[rows], image_size)
+        outside = (values == 0).astype(np.float32)
+        sizes = _pool(np.ones((1, *image_size), bool), row_starts, column_starts)[0]
+        total = (values @ sizes)[:, None]
+        counts = _pool(random_binary, row_starts, column_starts)
+        chance.append(values @ counts.T / (total + outside @ counts.T))
+        ceiling.append(_ceiling(values, sizes))
         if informative:
             binary = median_binarize(upsample_bilinear(maps[rows], image_size).reshape(
-                len(truth), -1))
-            model.append(ciou(binary, truth))
+                len(values), -1)).reshape(len(values), *image_size)
+            counts = _pool(binary, row_starts, column_starts)
+            model.append(np.einsum("ij,ij->i", values, counts)
+                         / (total[:, 0] + np.einsum("ij,ij->i", outside, counts)))
     chance = np.concatenate(chance).astype(np.float64)
     chance_curve = _curve(chance)
     result.update(ciou_chance=float(chance.mean()),
