@@ -41,6 +41,8 @@ so cell regions are never rasterised at the image size.
 
 import numpy as np
 
+from keras_avl.validation import check_positive_int
+
 IMAGE_SIZE = (224, 224)
 # EZ-VSL's thresholds of the cIoU curve: 0.05 * i, i = 0..20 (the same floats).
 CIOU_THRESHOLDS = tuple(0.05 * i for i in range(21))
@@ -219,6 +221,7 @@ def ciou_metrics(attention, ground_truth, event, valid=None, image_size=IMAGE_SI
     (1.0, 1.0, 1)
     """
     image_size = _check_image_size(image_size)
+    chance_maps = check_positive_int("chance_maps", chance_maps)
     attention = np.asarray(attention)
     n, t, h, w = attention.shape
     if not hasattr(ground_truth, "blocks"):
@@ -245,17 +248,19 @@ def ciou_metrics(attention, ground_truth, event, valid=None, image_size=IMAGE_SI
             videos[rows], segments[rows], image_size)
         outside = (values == 0).astype(np.float32)
         sizes = _pool(np.ones((1, *image_size), bool), row_starts, column_starts)[0]
-        total = (values @ sizes)[:, None]
+        total = (values @ sizes).astype(np.float64)[:, None]
         counts = _pool(random_binary, row_starts, column_starts)
-        chance.append(values @ counts.T / (total + outside @ counts.T))
+        # Exact sums, divided in float64 like the reference.
+        chance.append((values @ counts.T).astype(np.float64)
+                      / (total + outside @ counts.T))
         ceiling.append(_ceiling(values, sizes))
         if informative:
             binary = median_binarize(upsample_bilinear(maps[rows], image_size).reshape(
                 len(values), -1)).reshape(len(values), *image_size)
             counts = _pool(binary, row_starts, column_starts)
-            model.append(np.einsum("ij,ij->i", values, counts)
+            model.append(np.einsum("ij,ij->i", values, counts).astype(np.float64)
                          / (total[:, 0] + np.einsum("ij,ij->i", outside, counts)))
-    chance = np.concatenate(chance).astype(np.float64)
+    chance = np.concatenate(chance)
     chance_curve = _curve(chance)
     result.update(ciou_chance=float(chance.mean()),
                   ciou_ap50_chance=float(chance_curve[CIOU_THRESHOLDS.index(0.5)]),
