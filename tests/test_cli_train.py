@@ -29,6 +29,9 @@ def test_train_then_evaluate_unsupervised_on_the_embedded_default(home, tmp_path
     assert "Segment accuracy: n/a" in report and "Pointing game:" in report
     stored = json.loads((run_dir / "metrics.json").read_text())["evaluation"]["test"]
     assert f"{100 * stored['pointing_game']:.2f}%" in report
+    assert (f"{100 * stored['ciou_ap50']:6.2f}% "
+            f"(random map: {100 * stored['ciou_ap50_chance']:.2f}%)") in report
+    assert stored["ciou_definition"]["image_size"] == [224, 224]
 
 
 def test_deterministic_is_the_default_and_can_be_turned_off():

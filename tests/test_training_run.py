@@ -227,8 +227,42 @@ def test_evaluate_reports_ciou_beside_the_pointing_game(supervised_run):
     assert result["localization_note"] is None
     assert result["ciou_segments"] == result["pointing_game_segments"] > 0
     for key in ("ciou", "ciou_ap50", "ciou_auc", "ciou_chance", "ciou_ap50_chance",
-                "ciou_auc_chance"):
+                "ciou_auc_chance", "ciou_ap50_ceiling"):
         assert 0 <= result[key] <= 1, key
+    assert result["ciou_definition"]["image_size"] == [224, 224]
+    assert result["ciou_definition"]["ground_truth"].startswith("regions.h5")
+
+
+def test_evaluate_reads_boxes_json_when_the_dataset_has_one(supervised_run, tiny_copy):
+    """Boxes drawn on the cell blocks of regions.h5 (a 224 x 224 frame, one
+    annotator: their union) give the cell regions' cIoU; a video of the split
+    without boxes is a clear error."""
+    from keras_avl.data import read_annotations
+
+    regions = read_h5(tiny_copy / "regions.h5")
+    annotations = read_annotations(tiny_copy / "Annotations.txt")
+    boxes = {}
+    for video, region in zip(annotations.video_ids, regions):
+        segments = []
+        for cells in region:
+            rows, columns = np.nonzero(cells)
+            segments.append([[32 * int(columns.min()), 32 * int(rows.min()),
+                              32 * int(columns.max() + 1), 32 * int(rows.max() + 1)]]
+                            if rows.size else [])
+        boxes[video] = {"frame_size": [224, 224], "annotators": [segments]}
+    (tiny_copy / "boxes.json").write_text(json.dumps(boxes))
+    with_cells = evaluate(supervised_run, record=False)
+    with_boxes = evaluate(supervised_run, data=tiny_copy, record=False)
+    assert with_boxes["ciou_definition"]["ground_truth"].startswith("boxes.json")
+    for key in ("ciou", "ciou_ap50", "ciou_auc", "ciou_chance", "ciou_segments"):
+        assert with_boxes[key] == pytest.approx(with_cells[key], abs=1e-12), key
+    order = read_h5(tiny_copy / "test_order.h5", "order")
+    labels = read_h5(tiny_copy / "labels.h5")
+    scored = next(int(row) for row in order if (labels[row].argmax(-1) != 4).any())
+    del boxes[annotations.video_ids[scored]]
+    (tiny_copy / "boxes.json").write_text(json.dumps(boxes))
+    with pytest.raises(ValueError, match="boxes.json.*missing"):
+        evaluate(supervised_run, data=tiny_copy, record=False)
 
 
 def test_localization_is_n_a_with_a_reason_not_a_crash(tiny_root, tiny_copy, tmp_path):

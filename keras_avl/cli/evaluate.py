@@ -1,6 +1,7 @@
 """`keras-avl evaluate RUN`: segment accuracy, per-class accuracy, the
-confusion matrix, the pointing game and cIoU / AP50 / AUC of a run's best
-checkpoint.
+confusion matrix, the pointing game and, on maps upsampled to the image size,
+the share of segments with cIoU >= 0.5, the mean cIoU and AUC of a run's best
+checkpoint, each beside its chance level.
 
 A thin shell over `keras_avl.training.evaluate`.
 """
@@ -25,16 +26,25 @@ def format_report(result):
     else:
         lines.append("Segment accuracy: n/a (the unsupervised model does not classify)")
     if result["localization_note"] is None:
-        lines.append(
-            f"Pointing game: {100 * result['pointing_game']:.2f}% of "
-            f"{result['pointing_game_segments']} event segments "
-            f"(random cell: {100 * result['pointing_game_chance']:.2f}%)"
-        )
-        for name, key in (("cIoU", "ciou"), ("AP50", "ciou_ap50"), ("AUC", "ciou_auc")):
-            lines.append(f"{name}: {100 * result[key]:.2f}% "
+        if result["pointing_game"] is not None:
+            lines.append(
+                f"Pointing game: {100 * result['pointing_game']:.2f}% of "
+                f"{result['pointing_game_segments']} event segments "
+                f"(random cell: {100 * result['pointing_game_chance']:.2f}%)"
+            )
+        definition = result["ciou_definition"]
+        height, width = definition["image_size"]
+        lines.append(f"Localization on {height}x{width} maps of {result['ciou_segments']} "
+                     f"event segments (ground truth: {definition['ground_truth']}):")
+        for name, key in (("cIoU >= 0.5", "ciou_ap50"), ("mean cIoU", "ciou"),
+                          ("AUC", "ciou_auc")):
+            lines.append(f"  {name:<12} {100 * result[key]:6.2f}% "
                          f"(random map: {100 * result[key + '_chance']:.2f}%)")
+        lines.append(f"  a perfect map reaches cIoU >= 0.5 on "
+                     f"{100 * result['ciou_ap50_ceiling']:.2f}% of them (the median "
+                     "binarisation keeps half the image)")
     else:
-        lines.append(f"Pointing game, cIoU, AP50, AUC: n/a ({result['localization_note']})")
+        lines.append(f"Pointing game, cIoU, AUC: n/a ({result['localization_note']})")
     return "\n".join(lines)
 
 
