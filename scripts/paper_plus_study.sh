@@ -24,10 +24,14 @@ declare -A CONDITIONS=(
   [supervised-head64]="--regimes supervised --models paper --set head_units=[64]"
   [supervised-bidirectional]="--regimes supervised --models paper --set bidirectional=true"
   [supervised-dropout0]="--regimes supervised --models paper --set dropout=0"
+  # The preset the rule chose (docs/reproducing_the_paper.md), checked on val.
+  [supervised-paper-plus]="--regimes supervised --models paper-plus"
+  [weak-paper-plus]="--regimes weak --models paper-plus"
 )
 ORDER=(supervised-paper supervised-bidirectional supervised-mf-rms supervised-head64
-       supervised-dropout0 supervised-swab-rescale weak-paper weak-bidirectional weak-mf-rms
-       weak-head64 weak-dropout0 weak-swab-rescale weak-max-logits)
+       weak-paper weak-bidirectional weak-mf-rms weak-head64 supervised-paper-plus
+       weak-paper-plus weak-dropout0 supervised-dropout0 weak-swab-rescale
+       supervised-swab-rescale weak-max-logits)
 mkdir -p results/study
 for name in "${@:-${ORDER[@]}}"; do
   # shellcheck disable=SC2086
