@@ -20,11 +20,10 @@ segments, the weak pooling leaves them out, and the segment probabilities
 carry the mask.
 """
 
-import math
-
 import keras
 
 from keras_avl.layers import AudioGuidedAttention, MILPooling
+from keras_avl.layers.torch_init import torch_uniform
 from keras_avl.models.classifier import classifier_model
 from keras_avl.models.config import AVLConfig
 from keras_avl.models.outputs import max_pooled_softmax, segment_classifier, softmax_output
@@ -33,20 +32,13 @@ from keras_avl.models.paper import temporal_lstm
 ARCHITECTURES = ("avatt", "avatt-keras-avl")
 
 
-def _torch_uniform(fan_in):
-    """PyTorch's default init of `nn.Linear` biases and of every `nn.LSTM`
-    weight: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.initializers.RandomUniform(-bound, bound)
-
-
 def _lstm(config, name):
     """A bidirectional LSTM of A+V-att. The released one is PyTorch's `nn.LSTM`
     with its default init, U(+-1/sqrt(hidden)) for the kernels and the biases;
     PyTorch has two biases (b_ih + b_hh), Keras one, drawn from the same U."""
     if config.architecture == "avatt-keras-avl":
         return temporal_lstm(config.replace(bidirectional=True), name)
-    init = _torch_uniform(config.hidden)
+    init = torch_uniform(config.hidden)
     lstm = keras.layers.LSTM(
         config.hidden, return_sequences=True, kernel_initializer=init,
         recurrent_initializer=init, bias_initializer=init, unit_forget_bias=False,
@@ -75,7 +67,7 @@ def _segment_features(config, inputs, mask):
         return keras.layers.Dense(64, activation="relu", name="hidden_dense")(joint)
     joint = keras.layers.ReLU(name="stream_relu")(joint)
     return keras.layers.Dense(
-        64, activation="relu", bias_initializer=_torch_uniform(4 * config.hidden),
+        64, activation="relu", bias_initializer=torch_uniform(4 * config.hidden),
         name="hidden_dense",
     )(joint)
 
@@ -92,7 +84,7 @@ def _segment_logits(config, inputs, mask):
     # it is created, so this order keeps the weights of a seed.
     features = _classifier_features(config, inputs, mask)
     return keras.layers.Dense(
-        config.num_classes, bias_initializer=_torch_uniform(64), dtype="float32",
+        config.num_classes, bias_initializer=torch_uniform(64), dtype="float32",
         name="segment_logits",
     )(features)
 
