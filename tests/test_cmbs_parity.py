@@ -366,3 +366,37 @@ def test_weights_are_initialised_like_pytorch():
     assert np.abs(_numpy(block.attention._query_dense.kernel)).max() <= np.sqrt(6 / 256)
     assert block.attention.dropout == 0.1
     assert model.get_layer("va_interaction").attention.dropout == 0.2
+
+
+@pytest.mark.parametrize("build", [build_cmbs_supervised, build_cmbs_weak])
+def test_cmbs_trains_under_the_float64_policy_of_its_protocols(rng, build):
+    """The code trains in float64 (`model.double()`): the cmbs-cvpr22-*
+    protocols name that policy, and the model builds and takes a step in it."""
+    from keras_avl.precision import precision_policy
+    from keras_avl.training.protocols import PROTOCOLS
+
+    assert {name: p.dtype_policy for name, p in PROTOCOLS.items() if p.dtype_policy} == {
+        "cmbs-cvpr22-supervised": "float64", "cmbs-cvpr22-weak": "float64"}
+    config = TINY if build is build_cmbs_supervised else WEAK
+    with precision_policy(policy="float64"):
+        model = build(config)
+    x = _inputs(rng)
+    labels = _segment_labels(rng) if build is build_cmbs_supervised \
+        else np.eye(C, dtype="float32")[rng.integers(0, C, B)]
+    before = [_numpy(w) for w in model.weights]
+    history = model.fit(*fit_targets(model)(x, labels), batch_size=B, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert {w.dtype for w in model.weights} == {"float64"}
+    assert any(not np.array_equal(b, _numpy(w)) for b, w in zip(before, model.weights))
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+def test_float64_policy_is_refused_with_mixed_precision():
+    from keras_avl.precision import precision_policy
+
+    with pytest.raises(ValueError, match="policy"):
+        with precision_policy(True, gpu=False, policy="float64"):
+            pass
+    with pytest.raises(ValueError, match="policy"):
+        with precision_policy(policy="float16"):
+            pass

@@ -33,7 +33,7 @@ import keras
 from keras import ops
 
 from keras_avl.layers.torch_init import torch_linear_kernel, torch_uniform
-from keras_avl.numerics import attend_regions
+from keras_avl.numerics import attend_regions, softmax_at_least_float32
 from keras_avl.validation import check_positive_int, check_rate
 
 # d_v / LATENT_DIM: the size of the self-attention's queries and keys.
@@ -137,8 +137,7 @@ class AudioGuidedSpatialChannelAttention(keras.layers.Layer):
         """(regions r, pooled f) of the self-attention branch."""
         energy = ops.matmul(self._affine(visual, "video_query"),
                             ops.swapaxes(self._affine(visual, "video_key"), -1, -2))
-        weights = ops.cast(ops.softmax(ops.cast(energy, "float32"), axis=-1),
-                           self.compute_dtype)
+        weights = softmax_at_least_float32(energy, self.compute_dtype)
         attended = ops.matmul(weights, self._affine(visual, "video_value"))
         regions = self.norm(visual + self.output_dropout(attended, training=training))
         average = ops.relu(self._affine(ops.mean(regions, axis=-2), "affine_video_ave"))
