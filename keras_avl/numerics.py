@@ -24,9 +24,16 @@ def safe_l2_normalize(x, axis=-1):
     return x * ops.rsqrt(ops.maximum(square_sum, EPSILON * EPSILON))
 
 
+def softmax_at_least_float32(x, dtype, axis=-1):
+    """The softmax of `x` in float32 (float64 under a float64 policy), cast to `dtype`."""
+    work = "float64" if dtype == "float64" else "float32"
+    return ops.cast(ops.softmax(ops.cast(x, work), axis=axis), dtype)
+
+
 def attend_regions(scores, visual, dtype):
     """`(attended, attention)`: the softmax over the S regions of `scores`
-    (..., S), taken in float32 and cast to `dtype`, and the attention-weighted
-    sum of `visual` (..., S, d_v) over its regions (eqs. 5-6; A+V-att; CMBS)."""
-    attention = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), dtype)
+    (..., S), taken in at least float32 and cast to `dtype`, and the
+    attention-weighted sum of `visual` (..., S, d_v) over its regions (eqs.
+    5-6; A+V-att; CMBS)."""
+    attention = softmax_at_least_float32(scores, dtype)
     return ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2), attention

@@ -117,8 +117,13 @@ def mixed_precision_policy_name(gpu=None):
     return "mixed_float16" if gpu else "mixed_bfloat16"
 
 
+# Policies a training protocol may name (`Protocol.dtype_policy`): CMBS's code
+# trains in float64 (`model.double()` in `supv_main.py` / `weakly_main.py`).
+PROTOCOL_POLICIES = ("float64",)
+
+
 @contextlib.contextmanager
-def precision_policy(mixed_precision=False, gpu=None):
+def precision_policy(mixed_precision=False, gpu=None, policy=None):
     """Sets Keras' global dtype policy for the models built inside the block.
 
     Restores the previous policy on exit. Build (and compile) the model inside
@@ -128,6 +133,10 @@ def precision_policy(mixed_precision=False, gpu=None):
         mixed_precision: False keeps float32; True chooses the policy with
             `mixed_precision_policy_name`.
         gpu: passed to `mixed_precision_policy_name`.
+        policy: None, or a policy of `PROTOCOL_POLICIES` ("float64": weights
+            and computations in float64; the softmaxes stay at least float32,
+            the models' outputs and losses are cast to float32), not together
+            with `mixed_precision`.
 
     Yields:
         The name of the policy in force.
@@ -142,7 +151,12 @@ def precision_policy(mixed_precision=False, gpu=None):
     >>> keras.mixed_precision.dtype_policy().name
     'float32'
     """
-    name = mixed_precision_policy_name(gpu) if mixed_precision else FLOAT32_POLICY
+    if policy is not None and (policy not in PROTOCOL_POLICIES or mixed_precision):
+        raise ValueError(
+            f"`policy` must be None or one of {PROTOCOL_POLICIES}, without mixed "
+            f"precision; received policy={policy!r}, mixed_precision={mixed_precision!r}."
+        )
+    name = policy or (mixed_precision_policy_name(gpu) if mixed_precision else FLOAT32_POLICY)
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_global_policy(name)
     try:

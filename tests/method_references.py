@@ -47,14 +47,16 @@ def avps_target(y):
 
 
 def agsca_segment(V, a, w):
-    """AGSCA for one segment: V (S, d_v), a (d_a,), w the weights by name."""
-    affine = lambda x, n: x @ w[f"W_{n}"] + w[f"b_{n}"]
-    a1 = relu(affine(a, "a1"))
-    q = np.mean([a1 * relu(affine(V[s], "v1")) for s in range(len(V))], axis=0)
-    m = sigmoid(affine(relu(affine(q, "b")), "c"))
+    """The paper's AGSCA (no self-attention) for one segment: V (S, d_v), a
+    (d_a,), w the weights by name (`<module>_kernel`, `<module>_bias`)."""
+    affine = lambda x, n: x @ w[f"{n}_kernel"] + w[f"{n}_bias"]
+    a1 = relu(affine(a, "affine_audio_1"))
+    q = np.mean([a1 * relu(affine(V[s], "affine_video_1")) for s in range(len(V))], axis=0)
+    m = sigmoid(affine(relu(affine(q, "affine_bottleneck")), "affine_v_c_att"))
     Vc = V * (m + 1.0)
-    a2 = relu(affine(a, "a2"))
-    z = np.array([np.tanh((relu(affine(Vc[s], "v2")) * a2) @ w["w_s"][:, 0] + w["b_s"][0])
+    a2 = relu(affine(a, "affine_audio_2"))
+    z = np.array([np.tanh((relu(affine(Vc[s], "affine_video_2")) * a2)
+                          @ w["affine_v_s_att_kernel"][:, 0] + w["affine_v_s_att_bias"][0])
                   for s in range(len(V))])
     lam = softmax(z)
     return (lam[:, None] * Vc).sum(0), lam

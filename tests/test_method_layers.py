@@ -10,6 +10,7 @@ from keras_avl.layers import (
     BackgroundSuppression,
     ClassActivationConsistency,
     CrossModalAttentionBlock,
+    TopKTimeMean,
     DualModalitySeq2Seq,
     EventGatedProbabilities,
     PositiveSamplePropagation,
@@ -120,15 +121,18 @@ def test_avps_loss_against_numpy(rng):
 
 # CMBS -----------------------------------------------------------------------
 
-def test_agsca_layer_contract(rng, tmp_path):
-    run_layer_test(AudioGuidedSpatialChannelAttention, {"hidden_dim": 4},
+@pytest.mark.parametrize("self_attention, weights", [(True, 28), (False, 14)])
+def test_agsca_layer_contract(rng, tmp_path, self_attention, weights):
+    run_layer_test(AudioGuidedSpatialChannelAttention,
+                   {"hidden_dim": 4, "self_attention": self_attention, "beta": 0.5},
                    [_x(rng, B, T, 9, D), _x(rng, B, T, 5)], [(B, T, D), (B, T, 9)], tmp_path,
-                   expected_num_trainable_weights=14)
+                   expected_num_trainable_weights=weights)
 
 
-def test_agsca_against_numpy(rng):
+def test_agsca_without_self_attention_is_the_papers(rng):
+    """The released branch is checked in tests/test_cmbs_parity.py."""
     visual, audio = _x(rng, B, T, 9, D), _x(rng, B, T, 5)
-    layer = AudioGuidedSpatialChannelAttention(hidden_dim=4)
+    layer = AudioGuidedSpatialChannelAttention(hidden_dim=4, self_attention=False)
     layer.build([visual.shape, audio.shape])
     _randomize(layer, rng)
     w = weights_by_name(layer)
@@ -140,24 +144,50 @@ def test_agsca_against_numpy(rng):
             np.testing.assert_allclose(attention[b, t], ref_attention, rtol=1e-4, atol=1e-6)
 
 
-def test_background_suppression_against_numpy(rng, tmp_path):
+def test_agsca_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="beta"):
+        AudioGuidedSpatialChannelAttention(beta=-1.0)
+    with pytest.raises(ValueError, match="self_attention"):
+        AudioGuidedSpatialChannelAttention(self_attention="yes")
+    with pytest.raises(ValueError, match="at least 4 channels"):
+        AudioGuidedSpatialChannelAttention(hidden_dim=2)([np.zeros((1, 2, 3, 2)),
+                                                          np.zeros((1, 2, 5))])
+
+
+@pytest.mark.parametrize("weak", [False, True])
+def test_background_suppression_against_numpy(rng, tmp_path, weak):
+    """supv_main_model (defaults) and weak_main_model (own keys, convex, mean)."""
     inputs = [_x(rng, B, T, D) for _ in range(4)]
-    run_layer_test(BackgroundSuppression, {"alpha": 0.3}, inputs,
+    options = dict(alpha=0.3, gate_keys="same" if weak else "other", convex=weak,
+                   combine="mean" if weak else "product")
+    run_layer_test(BackgroundSuppression, options, inputs,
                    [(B, T, D), (B, T, D), (B, T)], tmp_path,
                    expected_num_trainable_weights=4)
-    layer = BackgroundSuppression(alpha=0.3)
+    layer = BackgroundSuppression(**options)
     layer.build([x.shape for x in inputs])
     _randomize(layer, rng)
     w = weights_by_name(layer)
     visual, audio, gate = (_np(x) for x in layer(inputs))
     v, a, k_v, k_a = inputs
+    keep = 0.7 if weak else 1.0
     for b in range(B):
         for t in range(T):
-            g_a = sigmoid(k_a[b, t] @ w["w_a"][:, 0] + w["b_a"][0])
-            g_v = sigmoid(k_v[b, t] @ w["w_v"][:, 0] + w["b_v"][0])
-            np.testing.assert_allclose(visual[b, t], v[b, t] * (1 + 0.3 * g_a), rtol=1e-5)
-            np.testing.assert_allclose(audio[b, t], a[b, t] * (1 + 0.3 * g_v), rtol=1e-5)
-            np.testing.assert_allclose(gate[b, t], g_a * g_v, rtol=1e-5)
+            # audio_gated scales the visual stream in both of the code's models.
+            g_a = sigmoid((k_v if weak else k_a)[b, t] @ w["audio_gated_kernel"][:, 0]
+                          + w["audio_gated_bias"][0])
+            g_v = sigmoid((k_a if weak else k_v)[b, t] @ w["video_gated_kernel"][:, 0]
+                          + w["video_gated_bias"][0])
+            np.testing.assert_allclose(visual[b, t], v[b, t] * (keep + 0.3 * g_a), rtol=1e-5)
+            np.testing.assert_allclose(audio[b, t], a[b, t] * (keep + 0.3 * g_v), rtol=1e-5)
+            np.testing.assert_allclose(gate[b, t], (g_a + g_v) / 2 if weak else g_a * g_v,
+                                       rtol=1e-5)
+
+
+def test_background_suppression_rejects_unknown_options():
+    with pytest.raises(ValueError, match="gate_keys"):
+        BackgroundSuppression(gate_keys="audio")
+    with pytest.raises(ValueError, match="combine"):
+        BackgroundSuppression(combine="max")
 
 
 def test_class_activation_consistency_against_numpy(rng, tmp_path):
@@ -170,9 +200,19 @@ def test_class_activation_consistency_against_numpy(rng, tmp_path):
     w = weights_by_name(layer)
     score = _np(layer([v, a]))
     for b in range(B):
-        s_v = top_k_mean(v[b] @ w["W_v"] + w["b_v"], 2)
-        s_a = top_k_mean(a[b] @ w["W_a"] + w["b_a"], 2)
+        s_v = top_k_mean(v[b] @ w["video_cas_kernel"] + w["video_cas_bias"], 2)
+        s_a = top_k_mean(a[b] @ w["audio_cas_kernel"] + w["audio_cas_bias"], 2)
         np.testing.assert_allclose(score[b], (s_v + s_a) / 2, rtol=1e-5, atol=1e-6)
+
+
+def test_top_k_time_mean_against_numpy(rng, tmp_path):
+    x = _x(rng, B, T, 5)
+    run_layer_test(TopKTimeMean, {"top_k": 3}, x, [(B, 5)], tmp_path)
+    out = _np(TopKTimeMean(top_k=3)(x))
+    for b in range(B):
+        np.testing.assert_allclose(out[b], top_k_mean(x[b], 3), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="top_k"):
+        TopKTimeMean(top_k=T + 1)(x)
 
 
 def test_class_activation_consistency_rejects_top_k_above_segments(rng):
@@ -228,7 +268,7 @@ def test_foreground_and_event_class_losses_against_numpy(rng):
     np.testing.assert_allclose(float(ForegroundLoss()(labels, z)), bce, rtol=1e-5)
     ce = []
     for b in range(B):
-        k = labels[b, :, :-1].max(0).argmax()
+        k = labels[b, :, :-1].argmax(-1).max()  # supv_main.py: labels_evn.max(-1)
         ce.append(-np.log(softmax(e[b])[k]))
     np.testing.assert_allclose(float(EventClassLoss()(labels, e)), np.mean(ce), rtol=1e-5)
 
@@ -325,9 +365,18 @@ def test_class_activation_consistency_with_a_mask_ranks_real_segments(rng):
     score = _np(layer([v, a], mask=MASK))
     for b, n in enumerate(REAL):
         k = min(2, n)  # fewer real segments than top_k: all of them
-        s_v = top_k_mean(v[b, :n] @ w["W_v"] + w["b_v"], k)
-        s_a = top_k_mean(a[b, :n] @ w["W_a"] + w["b_a"], k)
+        s_v = top_k_mean(v[b, :n] @ w["video_cas_kernel"] + w["video_cas_bias"], k)
+        s_a = top_k_mean(a[b, :n] @ w["audio_cas_kernel"] + w["audio_cas_bias"], k)
         np.testing.assert_allclose(score[b], (s_v + s_a) / 2, rtol=1e-5, atol=1e-5)
+
+
+def test_top_k_time_mean_with_a_mask_ranks_real_segments(rng):
+    x = _x(rng, B, T, 5)
+    x[~MASK] = 50.0  # padded segments would win every top-k
+    out = _np(TopKTimeMean(top_k=2)(x, mask=MASK))
+    for b, n in enumerate(REAL):
+        np.testing.assert_allclose(out[b], top_k_mean(x[b, :n], min(2, n)), rtol=1e-5,
+                                   atol=1e-5)
 
 
 def test_cross_modal_attention_block_attends_to_real_memory_only(rng):

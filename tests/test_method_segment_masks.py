@@ -137,7 +137,8 @@ def _expected_losses(name, outputs, y):
     expected = {f"{key}_loss": np.mean([_bce_with_logits(outputs[key][b, :n], event[b, :n]).mean()
                                         for b, n in enumerate(REAL)])
                 for key in ("event_logits", "av_gate")}
-    classes = [y[b, :n, :-1].max(0).argmax() for b, n in enumerate(REAL)]
+    # supv_main.py: the largest of the segments' argmax classes (background: 0).
+    classes = [y[b, :n, :-1].argmax(-1).max() for b, n in enumerate(REAL)]
     for key in ("class_logits", "consistency_score"):
         expected[f"{key}_loss"] = np.mean([-np.log(softmax(outputs[key][b])[k])
                                            for b, k in enumerate(classes)])

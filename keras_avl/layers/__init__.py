@@ -7,7 +7,7 @@ from keras_avl.layers.audio_guided_spatial_channel_attention import AudioGuidedS
 from keras_avl.layers.audio_visual_similarity import AudioVisualSimilarity
 from keras_avl.layers.avfb_layer import AVFBLayer
 from keras_avl.layers.background_suppression import BackgroundSuppression
-from keras_avl.layers.class_activation_consistency import ClassActivationConsistency
+from keras_avl.layers.class_activation_consistency import ClassActivationConsistency, TopKTimeMean
 from keras_avl.layers.cross_modal_attention_block import CrossModalAttentionBlock
 from keras_avl.layers.dual_modality_seq2seq import DualModalitySeq2Seq
 from keras_avl.layers.event_gated_probabilities import EventGatedProbabilities
@@ -36,5 +36,6 @@ __all__ = [
     "SegmentMask",
     "SegmentScoreWeighting",
     "SWABLayer",
+    "TopKTimeMean",
     "TripletStack",
 ]

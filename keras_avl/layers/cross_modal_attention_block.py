@@ -13,12 +13,24 @@ the cross-modal decoder (memory = [the other modality's encoding; the query],
 concatenated over time by the caller) and the final audio-visual interaction
 (query = v * a, memory = [a; v], no feed-forward).
 
+D is dropout: on the residual branches and the feed-forward's hidden units
+(0.1 in the code), and, by default the same rate, on the attention weights
+(`attention_dropout`: `AudioVideoInter` uses `head_dropout=0.2` there).
+Initialisation as PyTorch's: `nn.MultiheadAttention` draws its stacked
+query/key/value projection (3d, d) from Xavier-uniform, U(+-sqrt(6 / 4d)), its
+output projection from U(+-1/sqrt(d)), all its biases zero; the feed-forward
+Dense layers are `nn.Linear` (`keras_avl.layers.torch_init`); LayerNorm
+epsilon 1e-5.
+
 With a memory mask (padded segments of clips shorter than T), MHA gives the
 padded memory entries no weight, so a query attends to real segments only.
 """
 
+import math
+
 import keras
 
+from keras_avl.layers.torch_init import torch_dense, torch_linear_kernel
 from keras_avl.validation import check_positive_int, check_rate
 
 
@@ -29,7 +41,8 @@ class CrossModalAttentionBlock(keras.layers.Layer):
     Args:
         num_heads: int, attention heads (d must be divisible by it).
         feedforward_dim: int, the feed-forward's hidden size; 0 for none.
-        dropout: float, D (on the attention weights and the residual branches).
+        dropout: float, D on the residual branches and the feed-forward.
+        attention_dropout: float, dropout of the attention weights; None: `dropout`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -51,7 +64,8 @@ class CrossModalAttentionBlock(keras.layers.Layer):
     (2, 10, 8)
     """
 
-    def __init__(self, num_heads=4, feedforward_dim=1024, dropout=0.1, **kwargs):
+    def __init__(self, num_heads=4, feedforward_dim=1024, dropout=0.1, attention_dropout=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.num_heads = check_positive_int("num_heads", num_heads)
         if isinstance(feedforward_dim, bool) or not isinstance(feedforward_dim, int) \
@@ -62,6 +76,8 @@ class CrossModalAttentionBlock(keras.layers.Layer):
             )
         self.feedforward_dim = feedforward_dim
         self.dropout = check_rate("dropout", dropout)
+        self.attention_dropout = self.dropout if attention_dropout is None \
+            else check_rate("attention_dropout", attention_dropout)
 
     def build(self, input_shape):
         query_shape, memory_shape = (tuple(shape) for shape in input_shape)
@@ -73,17 +89,20 @@ class CrossModalAttentionBlock(keras.layers.Layer):
                 f"{query_shape} and {memory_shape}."
             )
         policy = self.dtype_policy
+        bound = math.sqrt(6.0 / (4 * d))
         self.attention = keras.layers.MultiHeadAttention(
-            self.num_heads, d // self.num_heads, dropout=self.dropout, dtype=policy)
+            self.num_heads, d // self.num_heads, dropout=self.attention_dropout, dtype=policy,
+            kernel_initializer=keras.initializers.RandomUniform(-bound, bound))
         self.attention.build(query_shape, memory_shape, memory_shape)
+        output = self.attention._output_dense.kernel  # Keras builds it with the in_proj init
+        output.assign(torch_linear_kernel()(output.shape, output.dtype))
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
         self.norm_1 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy)
         self.norm_1.build(query_shape)
         if self.feedforward_dim:
-            self.hidden = keras.layers.Dense(self.feedforward_dim, activation="relu",
-                                             dtype=policy)
+            self.hidden = torch_dense(self.feedforward_dim, d, activation="relu", dtype=policy)
             self.hidden.build(query_shape)
-            self.projection = keras.layers.Dense(d, dtype=policy)
+            self.projection = torch_dense(d, self.feedforward_dim, dtype=policy)
             self.projection.build(query_shape[:-1] + (self.feedforward_dim,))
             self.norm_2 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy)
             self.norm_2.build(query_shape)
@@ -108,5 +127,5 @@ class CrossModalAttentionBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"num_heads": self.num_heads, "feedforward_dim": self.feedforward_dim,
-                       "dropout": self.dropout})
+                       "dropout": self.dropout, "attention_dropout": self.attention_dropout})
         return config

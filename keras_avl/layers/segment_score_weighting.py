@@ -21,7 +21,7 @@ class SegmentScoreWeighting(keras.layers.Layer):
     Args:
         kernel_initializer: the initializer of `w` (PSP's `W3` is an
             `nn.Linear` left at PyTorch's default,
-            `keras_avl.models.torch_init.torch_uniform(C)`).
+            `keras_avl.layers.torch_init.torch_uniform(C)`).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Weights: `w` of shape `(C, 1)`.

@@ -27,7 +27,7 @@ from keras_avl.models.classifier import classifier_model
 from keras_avl.models.config import AVLConfig
 from keras_avl.models.outputs import max_pooled_softmax, segment_classifier, softmax_output
 from keras_avl.models.paper import temporal_lstm
-from keras_avl.models.torch_init import torch_lstm, torch_uniform
+from keras_avl.layers.torch_init import torch_lstm, torch_uniform
 
 ARCHITECTURES = ("avatt", "avatt-keras-avl")
 

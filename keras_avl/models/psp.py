@@ -45,7 +45,7 @@ background).
 Initialisation: where the code re-initialises a layer (Xavier-uniform: the
 attention's weights, the PSP block, `L1`, `L2`), Keras' `glorot_uniform`;
 where it keeps PyTorch's defaults (`fa`, `fv`, `linear_v`, `W3`, the
-attention's biases, the LSTMs), `keras_avl.models.torch_init`. The code's
+attention's biases, the LSTMs), `keras_avl.layers.torch_init`. The code's
 unused modules (`v_classify`, `a_classify`, `L3`, `L4`; weak `W1`, `W2`,
 `temperature`) are left out.
 
@@ -70,7 +70,7 @@ from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.method_config import MethodConfig
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.outputs import float32_output, softmax_output
-from keras_avl.models.torch_init import torch_lstm, torch_uniform
+from keras_avl.layers.torch_init import torch_dense, torch_lstm, torch_uniform
 
 
 @dataclasses.dataclass
@@ -122,21 +122,14 @@ def _regime_config(config, regime):
     return config or PSPConfig().replace(**REGIME_DEFAULTS.get(regime, {}))
 
 
-def _torch_linear(units, fan_in, name, use_bias=False):
-    """An `nn.Linear` left at PyTorch's default init."""
-    init = torch_uniform(fan_in)
-    return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=init,
-                              bias_initializer=init, name=name)
-
-
 def _segment_scores(config, inputs, mask, weak):
     """`psp_net.forward` up to the scores `L2(...)`: (B, T, C), and the
     similarities (B, T) of the PSP block."""
     audio = inputs["audio"]
     if not weak:
         audio = keras.Sequential([
-            _torch_linear(config.projection_dim, config.audio_dim, "fa_0"),
-            _torch_linear(config.hidden, config.projection_dim, "fa_1"),
+            torch_dense(config.projection_dim, config.audio_dim, name="fa_0", use_bias=False),
+            torch_dense(config.hidden, config.projection_dim, name="fa_1", use_bias=False),
         ], name="fa")(audio)
     regions = keras.layers.Reshape(
         (config.segments, config.regions, config.visual_dim), name="visual_regions"
@@ -146,12 +139,11 @@ def _segment_scores(config, inputs, mask, weak):
         torch_bias_init=True, name="audio_guided_attention",
     )([regions, audio])
     if weak:  # nn.Linear(v_dim, a_dim), with its bias
-        visual = _torch_linear(config.audio_dim, config.visual_dim, "linear_v",
-                               use_bias=True)(attended)
+        visual = torch_dense(config.audio_dim, config.visual_dim, name="linear_v")(attended)
     else:
         visual = keras.Sequential([
-            _torch_linear(config.projection_dim, config.visual_dim, "fv_0"),
-            _torch_linear(config.hidden, config.projection_dim, "fv_1"),
+            torch_dense(config.projection_dim, config.visual_dim, name="fv_0", use_bias=False),
+            torch_dense(config.hidden, config.projection_dim, name="fv_1", use_bias=False),
         ], name="fv")(attended)
     lstm = lambda name: keras.layers.Bidirectional(torch_lstm(config.hidden, name), name=name)
     fused, similarity = PositiveSamplePropagation(

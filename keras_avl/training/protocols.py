@@ -20,8 +20,8 @@ selects the epoch on the validation split.
 | ave-eccv18-weak | same, weak | the same, 250 epochs (`weak_supervised_main.py`) |
 | psp-cvpr21-supervised | psp, supervised | Adam 1e-3, x0.8 after epochs 60 and 120, 300 epochs, batch 128, tau 0.099, lambda 100 (`fully_supervised_main.py`) |
 | psp-cvpr21-weak | psp, weak | Adam 1e-3, x0.8 after epochs 80 and 160, 300 epochs, batch 128, tau 0.095 (`weakly_supervised_main.py`) |
-| cmbs-cvpr22-supervised | cmbs, supervised | Adam 7e-4, x0.5 after epochs 10, 20, 30, gradient norm clipped at 0.5, 200 epochs, batch 64, alpha 0.1, gamma 0.3 (`supv_train.sh`, `configs/main.json`) |
-| cmbs-cvpr22-weak | cmbs, weak | Adam 6e-4, x0.5 after epochs 10, 20, 40, clip 0.5, 200 epochs, batch 64, alpha 0.2, gamma 0.5 (`weakly_train.sh`, `configs/weak.json`) |
+| cmbs-cvpr22-supervised | cmbs, supervised | Adam 7e-4, x0.5 after epochs 10, 20, 30, gradient norm clipped at 0.5, 200 epochs, batch 64, alpha 0.1, gamma 0.3, float64 (`supv_train.sh`, `configs/main.json`, `model.double()`) |
+| cmbs-cvpr22-weak | cmbs, weak | Adam 6e-4, x0.5 after epochs 10, 20, 40, clip 0.5, 200 epochs, batch 64, the weak config (`keras_avl.models.cmbs.REGIME_DEFAULTS`), float64 (`weakly_train.sh`, `configs/weak.json`, `model.double()`) |
 
 AVE-ECCV18's recipe (the released A+V-att, github:YapengTian/AVE-ECCV18):
 `nn.MultiLabelSoftMarginLoss` applied to the model's **softmax outputs** (the
@@ -36,7 +36,9 @@ drops tenfold once, at update 15000 (epoch 288) in the supervised regime, and
 never in the weak one (13500 updates).
 
 A protocol chosen by name sets the batch size, the learning rate and its
-schedule, the loss, the gradient clipping, the config values of the recipe
+schedule, the loss, the gradient clipping, the dtype policy (`dtype_policy`:
+only CMBS's recipes, float64 as their code; the common recipe stays float32),
+the config values of the recipe
 (`--set` overrides still win) and, unless epochs are given, the epochs.
 `"own"` picks each model's own recipe (the protocol it is the `model` of, in
 the regime), and the common keras-avl recipe for a model without one.
@@ -52,6 +54,7 @@ AVSDN has no public code, hence no recipe: it trains with the common settings.
 
 import dataclasses
 
+from keras_avl.models.cmbs import REGIME_DEFAULTS
 from keras_avl.models.variants import DEFAULT_PROTOCOLS, VARIANTS
 from keras_avl.validation import check_positive_int
 
@@ -83,6 +86,9 @@ class Protocol:
             (`keras_avl.losses.multilabel_soft_margin_loss` on the model's
             softmax outputs, for the classifiers of `AVLConfig`).
         config: fields of the model's config the recipe sets.
+        dtype_policy: None (float32, or the run's mixed precision) or a Keras
+            dtype policy of `keras_avl.precision.PROTOCOL_POLICIES` the recipe
+            trains in (`precision_policy(policy=...)`).
         fits: the other models it can train (besides `model`).
         source: where the recipe comes from.
     """
@@ -99,6 +105,7 @@ class Protocol:
     clipnorm: float = None
     loss: str = None
     config: dict = dataclasses.field(default_factory=dict)
+    dtype_policy: str = None
     fits: tuple = ()
     source: str = ""
 
@@ -174,11 +181,12 @@ PROTOCOLS = {
                  source="github:jasongief/PSP_CVPR_2021 weakly_supervised_main.py"),
         Protocol("cmbs-cvpr22-supervised", "cmbs", "supervised", epochs=200, batch_size=64,
                  learning_rate=7e-4, decay_epochs=(10, 20, 30), decay=0.5, clipnorm=0.5,
-                 config={"alpha": 0.1, "gamma": 0.3},
+                 config={"alpha": 0.1, "gamma": 0.3}, dtype_policy="float64",
                  source="github:marmot-xy/CMBS supv_train.sh, configs/main.json"),
         Protocol("cmbs-cvpr22-weak", "cmbs", "weak", epochs=200, batch_size=64,
                  learning_rate=6e-4, decay_epochs=(10, 20, 40), decay=0.5, clipnorm=0.5,
-                 config={"alpha": 0.2, "gamma": 0.5},
+                 config=dict(REGIME_DEFAULTS["weak"]),
+                 dtype_policy="float64",
                  source="github:marmot-xy/CMBS weakly_train.sh, configs/weak.json"),
     )
 }
