@@ -107,7 +107,7 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     reference_scalars = _scalars(reference_dir)
     assert {step for _, _, step in reference_scalars} == set(range(EPOCHS))
     assert _scalars(run_dir) == reference_scalars
-    assert not (run_dir / "backup").exists()
+    assert (run_dir / "backup").is_dir()  # kept: more epochs can extend the run
 
 
 class _KilledBeforeSecondBackup(keras.callbacks.Callback):
