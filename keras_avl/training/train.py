@@ -28,6 +28,7 @@ sound gives (`keras_avl.training.audio_consistency`; no labels either).
 import contextlib
 import errno
 import json
+import os
 from pathlib import Path
 
 from keras_avl.data import make_dataset, resolve_data
@@ -195,7 +196,8 @@ def check_recorded_settings(run, model_overrides=None, extend_epochs=False, **gi
             continue
         flag, kept = recorded[name]
         if name == "data":
-            value = str(Path(getattr(value, "root", value)).resolve())
+            folder = value if isinstance(value, (str, os.PathLike)) else value.root  # AVEData
+            value = str(Path(folder).resolve())
         elif name == "embedded_size" and run.data is not None:
             continue  # the run reads its dataset folder
         elif name == "protocol" and value == OWN:
@@ -259,8 +261,8 @@ def plan_run(run_dir, given, overrides):
         "seed": int(given.get("seed") or 0),
     }
     for name in ("steps_per_epoch", "validation_steps"):
-        if given[name] is not None:
-            training[name] = check_positive_int(name, given[name])
+        if given.get(name) is not None:
+            training[name] = check_positive_int(name, given.get(name))
     if given.get("distribute") not in (None, "none"):
         training["distribute"] = given.get("distribute")
     if given.get("mixed_precision"):
