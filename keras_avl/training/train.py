@@ -195,6 +195,7 @@ def check_recorded_settings(run, model_overrides=None, extend_epochs=False, **gi
         if value is None or name == "epochs":
             continue
         flag, kept = recorded[name]
+        asked = value
         if name == "data":
             folder = value if isinstance(value, (str, os.PathLike)) else value.root  # AVEData
             value = str(Path(folder).resolve())
@@ -203,8 +204,8 @@ def check_recorded_settings(run, model_overrides=None, extend_epochs=False, **gi
         elif name == "protocol" and value == OWN:
             value = own_protocol(run.variant, run.regime)
         if value != kept:
-            shown = "" if isinstance(value, bool) else f" {value}"
-            problems.append(f"{name}={value!r} ({flag}{shown}): the run was recorded "
+            shown = "" if isinstance(asked, bool) else f" {asked}"
+            problems.append(f"{name}={asked!r} ({flag}{shown}): the run was recorded "
                             f"with {name}={kept!r}")
     for name, value in (model_overrides or {}).items():
         kept = getattr(run.model_config, name, None)
