@@ -62,6 +62,7 @@ def _one_step(variant, regime, scramble):
     return history.history["loss"][0], gradients
 
 
+@pytest.mark.multibackend
 @pytest.mark.parametrize("variant, regime", [
     ("paper-segment", "unsupervised"), ("ezvsl", "unsupervised"),
     # PSP's loss reads the mask (labels zeroed at padding), yet padded

@@ -309,10 +309,13 @@ def compare(
             protocol name.
         seed: the seed when `seeds` is None (one run per row).
         split: the split reported.
-        resume: reuse/continue existing run folders instead of failing.
+        resume: reuse finished run folders and continue interrupted ones
+            instead of failing; each is first checked against this table's
+            settings (`check_recorded_run`).
         output: a `.md` file for the table (a `.json` copy is written beside).
         title: the table's title.
-        verbose: `fit` verbosity.
+        verbose: `fit` verbosity; nonzero also prints the progress (runs
+            done / total, time per run, ETA).
         embedded_size: the embedded default's size when `data` is None.
         seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
         selection: the unsupervised regime's epoch selection (as `train`); the
