@@ -41,8 +41,8 @@ from keras_avl.distribute import (
     even_batches,
     worker_folder,
 )
-from keras_avl.models import REGIMES, AVLConfig, VARIANTS, variant_config
 from keras_avl.losses.label_free_loss import segment_mask_targets
+from keras_avl.models import REGIMES, AVLConfig, VARIANTS, variant_config
 from keras_avl.models import registry
 from keras_avl.precision import check_mixed_precision, precision_policy
 from keras_avl.runs import (
@@ -139,7 +139,7 @@ def recorded_protocol(recorded):
     return Protocol(**fields)
 
 
-# Option name -> (CLI flag, the recorded value of a run, the value when unset).
+# Option of `train` -> (its CLI flag, the value the run recorded).
 def _recorded_options(run):
     training = run.training
     protocol = training.get("protocol") or {}
