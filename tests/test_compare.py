@@ -187,7 +187,8 @@ def test_recorded_runs_of_other_settings_are_clear_errors(audio_table, tiny_root
         compare(runs, data=tiny_root, resume=True, **{**AUDIO, "epochs": 2})
     config = json.loads((seed0 / "config.json").read_text())
     (seed0 / "config.json").write_text(json.dumps({**config, "variant": "visual"}))
-    with pytest.raises(ValueError, match=r"seed0: .*variant: recorded 'visual', this table 'audio'"):
+    with pytest.raises(ValueError,
+                       match=r"seed0: .*variant: recorded 'visual', this table 'audio'"):
         compare(runs, data=tiny_root, resume=True, **AUDIO)
     (seed0 / "config.json").write_text(json.dumps(config))
     (seed0 / "metrics.json").unlink()
@@ -215,7 +216,8 @@ def test_a_full_disk_while_the_table_is_written_leaves_the_old_table(
         return write_text(self, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "write_text", full)
-    with pytest.raises(OSError, match="No space left on device while writing .*re-run with --resume"):
+    with pytest.raises(OSError,
+                       match="No space left on device while writing .*re-run with --resume"):
         compare(tmp_path / "copy" / "runs", data=tiny_root, output=table, resume=True, **AUDIO)
     assert (table.read_text(), table.with_suffix(".json").read_text()) == old
     assert sorted(p.name for p in table.parent.iterdir()) == ["runs", "table.json", "table.md"]
@@ -225,7 +227,7 @@ def test_a_full_disk_while_the_table_is_written_leaves_the_old_table(
 def test_each_recorded_train_command_reproduces_its_row_alone(tiny_root, tmp_path):
     """A short and a long run in one process (the kernel choice does not
     depend on either), then each recorded `train_command` alone."""
-    rows = [compare(tmp_path / "runs", models=["paper"], data=tiny_root, epochs=epochs,
+    rows = [compare(tmp_path / f"runs{epochs}", models=["paper"], data=tiny_root, epochs=epochs,
                     verbose=0, seeds=[1], **TINY_MODEL)[0] for epochs in (2, 4)]
     for row in rows:
         run, = row["per_seed"]
