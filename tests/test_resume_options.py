@@ -74,3 +74,33 @@ def test_resume_reads_the_recorded_recipe_and_extends_with_more_epochs(
     assert run.training["epochs"] == 3
     assert run.training["protocol"]["name"] == "ave-eccv18-supervised"
     assert json.loads((run_dir / "config.json").read_text())["training"]["epochs"] == 3
+
+
+def test_a_full_disk_mid_run_is_a_clear_error_and_leaves_no_partial_file(
+        tiny_root, tmp_path, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    savez, calls = np.savez, []
+
+    def full_at_the_second_backup(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            args[0].write(b"partial")  # what a full disk leaves of the write
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return savez(*args, **kwargs)
+
+    monkeypatch.setattr(np, "savez", full_at_the_second_backup)
+    run_dir = tmp_path / "run"
+    with pytest.raises(OSError, match=f"No space left on device while writing the run "
+                                      f"{run_dir} .*continue it with resume=True"):
+        train(run_dir, "supervised", "audio", data=tiny_root, epochs=3, batch_size=8,
+              verbose=0, **TINY_MODEL)
+    assert not [p for p in run_dir.rglob("*") if ".tmp" in p.name]
+    metrics = json.loads((run_dir / "metrics.json").read_text())  # whole, not partial
+    assert [e["epoch"] for e in metrics["history"]] == [1, 2]
+    monkeypatch.setattr(np, "savez", savez)
+    train(run_dir, resume=True, verbose=0)  # the backup of epoch 1 is intact
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["completed"] and [e["epoch"] for e in metrics["history"]] == [1, 2, 3]
