@@ -38,7 +38,10 @@ def test_deterministic_is_the_default_and_can_be_turned_off():
     from keras_avl.cli.main import build_parser
 
     parser = build_parser()
-    assert parser.parse_args(["train"]).deterministic is True
+    # None: `train`'s default for a new run (deterministic, see
+    # test_training_run), the recorded setting for a resumed one.
+    assert parser.parse_args(["train"]).deterministic is None
+    assert parser.parse_args(["train", "--deterministic"]).deterministic is True
     assert parser.parse_args(["train", "--no-deterministic"]).deterministic is False
 
 

@@ -5,6 +5,8 @@ import json
 import shlex
 import shutil
 import statistics
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +133,110 @@ def test_the_row_command_reproduces_the_row_exactly(two_seeds):
     repeated, = json.loads(again.with_suffix(".json").read_text())
     for key in ("segment_accuracy", "pointing_game", "ciou", "ciou_auc"):
         assert repeated[key]["values"] == row[key]["values"], key
+
+
+# --- resumable compare: recorded settings checked, progress, kills, full disk
+
+AUDIO = dict(models=["audio"], epochs=1, verbose=2, seeds=2, **TINY_MODEL)
+
+
+@pytest.fixture(scope="module")
+def audio_table(tiny_root, tmp_path_factory):
+    """An uninterrupted `compare` of 2 seeds, and its table."""
+    root = tmp_path_factory.mktemp("audio")
+    rows = compare(root / "runs", data=tiny_root, output=root / "table.md", **AUDIO)
+    return root, rows
+
+
+def test_a_compare_killed_mid_evaluation_resumes_to_the_same_table(
+        audio_table, tiny_root, tmp_path, monkeypatch, capsys):
+    root, rows = audio_table
+    module = sys.modules["keras_avl.training.compare"]  # the package exports the function
+
+    evaluate, calls = module.evaluate, []
+
+    def killed_at_the_second(run, split):
+        calls.append(run.path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as a kill: nothing after it runs
+        return evaluate(run, split)
+
+    monkeypatch.setattr(module, "evaluate", killed_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        compare(tmp_path / "runs", data=tiny_root, output=tmp_path / "table.md", **AUDIO)
+    assert not (tmp_path / "table.md").exists()
+    monkeypatch.setattr(module, "evaluate", evaluate)
+    capsys.readouterr()
+    again = compare(tmp_path / "runs", data=tiny_root, output=tmp_path / "table.md",
+                    resume=True, **AUDIO)
+    assert [row["segment_accuracy"] for row in again] == [rows[0]["segment_accuracy"]]
+    assert (tmp_path / "table.md").read_text().replace(str(tmp_path), "X") == \
+        (root / "table.md").read_text().replace(str(root), "X")
+    out = capsys.readouterr().out
+    assert "[1/2] supervised-audio seed 0: reused" in out
+    assert "[2/2] supervised-audio seed 1: reused" in out and "ETA" in out
+
+
+def test_recorded_runs_of_other_settings_are_clear_errors(audio_table, tiny_root, tmp_path):
+    root, _ = audio_table
+    runs = tmp_path / "runs"
+    shutil.copytree(root / "runs", runs)
+    seed0 = runs / "supervised-audio" / "seed0"
+    before = {p: p.read_bytes() for p in seed0.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match=r"seed0: .*training.epochs: recorded 1, this table 2"):
+        compare(runs, data=tiny_root, resume=True, **{**AUDIO, "epochs": 2})
+    config = json.loads((seed0 / "config.json").read_text())
+    (seed0 / "config.json").write_text(json.dumps({**config, "variant": "visual"}))
+    with pytest.raises(ValueError,
+                       match=r"seed0: .*variant: recorded 'visual', this table 'audio'"):
+        compare(runs, data=tiny_root, resume=True, **AUDIO)
+    (seed0 / "config.json").write_text(json.dumps(config))
+    (seed0 / "metrics.json").unlink()
+    with pytest.raises(ValueError, match=r"seed0.*metrics.json records 0 epochs"):
+        compare(runs, data=tiny_root, resume=True, **AUDIO)
+    for path, content in before.items():  # nothing finished was overwritten
+        if path.name != "metrics.json":
+            assert path.read_bytes() == content, path
+
+
+def test_a_full_disk_while_the_table_is_written_leaves_the_old_table(
+        audio_table, tiny_root, tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    root, _ = audio_table
+    shutil.copytree(root, tmp_path / "copy")
+    table = tmp_path / "copy" / "table.md"
+    old = (table.read_text(), table.with_suffix(".json").read_text())
+    write_text = pathlib.Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name.startswith(".table.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.raises(OSError,
+                       match="No space left on device while writing .*re-run with --resume"):
+        compare(tmp_path / "copy" / "runs", data=tiny_root, output=table, resume=True, **AUDIO)
+    assert (table.read_text(), table.with_suffix(".json").read_text()) == old
+    assert sorted(p.name for p in table.parent.iterdir()) == ["runs", "table.json", "table.md"]
+
+
+@pytest.mark.slow  # ~2 min: a compare of 2 runs, then each run alone
+def test_each_recorded_train_command_reproduces_its_row_alone(tiny_root, tmp_path):
+    """A short and a long run in one process (the kernel choice does not
+    depend on either), then each recorded `train_command` alone."""
+    rows = [compare(tmp_path / f"runs{epochs}", models=["paper"], data=tiny_root, epochs=epochs,
+                    verbose=0, seeds=[1], **TINY_MODEL)[0] for epochs in (2, 4)]
+    for row in rows:
+        run, = row["per_seed"]
+        words = shlex.split(run["train_command"])[1:]
+        alone = tmp_path / f"alone{row['epochs']}"
+        words[words.index("--run-dir") + 1] = str(alone)
+        assert main(words + ["--verbose", "0"]) == 0
+        assert main(["evaluate", str(alone), "--split", "test"]) == 0
+        metrics = json.loads((alone / "metrics.json").read_text())
+        recorded = json.loads((Path(run["run_dir"]) / "metrics.json").read_text())
+        assert metrics["history"] == recorded["history"]
+        assert metrics["evaluation"]["test"]["segment_accuracy"] == run["segment_accuracy"]

@@ -22,14 +22,15 @@ def supervised_run(tiny_root, tmp_path_factory):
 
 def test_run_folder_contents(supervised_run, tiny_root):
     path = supervised_run.path
-    assert {p.name for p in path.iterdir()} == {"config.json", "best.keras", "metrics.json", "logs"}
+    assert {p.name for p in path.iterdir()} == {"config.json", "best.keras", "metrics.json", "logs",
+                                                "backup"}
     assert any((path / "logs").rglob("events.out.tfevents.*"))
     run = load_run(path)
     assert run.regime == "supervised" and run.variant == "paper"
     # Sized from the data (tiny: 4 events + background, d_v = d_a = 8).
     config = run.model_config
     assert (config.num_classes, config.visual_dim, config.audio_dim, config.hidden) == (5, 8, 8, 8)
-    # A run of 1 epoch is too short for XLA on a CPU-only TensorFlow (auto).
+    # auto: no XLA on a CPU-only TensorFlow, whatever the run's length.
     assert run.training == {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "seed": 0,
                             "deterministic": True,
                             "jit_compile": keras.backend.backend() != "tensorflow"}
@@ -126,12 +127,19 @@ def test_resume_continues_after_the_last_completed_epoch(tiny_root, tmp_path):
     assert begun.epochs == [1, 2]  # epoch 0 is not trained again
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["completed"] and [e["epoch"] for e in metrics["history"]] == [1, 2, 3]
-    assert not (run_dir / "backup").exists()
+    assert (run_dir / "backup").is_dir()  # kept: more epochs can extend the run
     assert run.variant == "audio" and run.regime == "weak"
     # A completed run resumes to itself without training.
     again = _EpochsBegun()
     train(run_dir, resume=True, verbose=0, callbacks=[again])
     assert again.epochs == []
+    # More epochs extend it, from its last epoch.
+    extended = _EpochsBegun()
+    train(run_dir, resume=True, epochs=4, verbose=0, callbacks=[extended])
+    assert extended.epochs == [3]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["completed"] and [e["epoch"] for e in metrics["history"]] == [1, 2, 3, 4]
+    assert json.loads((run_dir / "config.json").read_text())["training"]["epochs"] == 4
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,9 @@ def register(subparsers):
         description="Train every --models x --regimes pair with every seed into "
         "RUNS_DIR/<regime>-<model>/seed<k> (deterministic ops), keep each run's best "
         "epoch on val, evaluate it on --split and write a markdown table of mean ± std "
-        "over the seeds (and a .json copy with the per-seed values).")
+        "over the seeds (and a .json copy with the per-seed values), both written beside "
+        "and renamed together. Prints runs done / total, the time of each run and the "
+        "ETA.")
     parser.add_argument("--models", default="paper,audio,visual,avatt",
                         help="comma-separated variants (see `keras-avl train --help`)")
     parser.add_argument("--regimes", default="supervised",
@@ -48,7 +50,10 @@ def register(subparsers):
                         help="a count N (seeds 0..N-1, e.g. 3) or a comma-separated list "
                         "of distinct seeds (e.g. 0,4,7); default: the single --seed")
     parser.add_argument("--resume", action="store_true",
-                        help="reuse finished runs and continue interrupted ones")
+                        help="reuse finished runs (after checking their config.json "
+                        "against this table's settings: a clear error names the run and "
+                        "what differs) and continue interrupted ones from their last "
+                        "complete epoch; the table is then the same as uninterrupted")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     add_protocol_argument(parser, "Default: the common keras-avl recipe for every model "
                           "(avatt: with its protocol's loss and schedule); --protocol own "

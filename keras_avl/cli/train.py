@@ -11,20 +11,29 @@ from keras_avl.cli.errors import reports_errors
 DEFAULT_RUN_DIR = "runs/{regime}-{model}"
 
 
-def add_training_arguments(parser):
-    """The options `train` and `compare` share."""
+# The defaults of the options shared with `compare` and `tune`.
+TRAINING_DEFAULTS = dict(embedded_size="small", batch_size=64, learning_rate=1e-3, seed=0,
+                         selection="val-loss")
+
+
+def add_training_arguments(parser, resumable=False):
+    """The options `train`, `compare` and `tune` share; with `resumable`
+    (`train`), those of `TRAINING_DEFAULTS` default to None: the recorded
+    value of a resumed run, `train`'s default of a new one."""
     parser.add_argument("--data", default=None,
                         help="dataset folder in the AVE release layout "
                         "(default: the embedded synthetic dataset)")
-    parser.add_argument("--embedded-size", default="small", choices=("tiny", "small", "full"),
-                        help="size of the embedded default dataset when --data is not given")
+    parser.add_argument("--embedded-size", default=None, choices=("tiny", "small", "full"),
+                        help="size of the embedded default dataset when --data is not "
+                        "given (default small)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs (default: the --protocol's, else "
-                        "keras_avl.training.DEFAULT_EPOCHS, 15)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--selection", default="val-loss",
+                        "keras_avl.training.DEFAULT_EPOCHS, 15); with train --resume, "
+                        "more epochs than recorded extend the run (finished or not)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 64")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default 1e-3")
+    parser.add_argument("--seed", type=int, default=None, help="default 0")
+    parser.add_argument("--selection", default=None,
                         choices=("val-loss", "audio-consistency"),
                         help="unsupervised regime: keep the epoch of lowest val loss "
                         "(default) or of the spatial attention most consistent over time with "
@@ -32,6 +41,8 @@ def add_training_arguments(parser):
                         "keras_avl.training.audio_consistency)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
+    if not resumable:
+        parser.set_defaults(**TRAINING_DEFAULTS)
 
 
 def add_protocol_argument(parser, default_help):
@@ -84,7 +95,8 @@ def run(args):
         raise ValueError("--regime is required (unless --resume).")
     if args.resume and args.run_dir is None:
         raise ValueError("--resume needs the --run-dir of the interrupted run.")
-    run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime, model=args.model)
+    run_dir = args.run_dir or DEFAULT_RUN_DIR.format(regime=args.regime,
+                                                     model=args.model or "paper")
     kwargs = training_kwargs(args)
     trained = train(run_dir, args.regime, args.model, resume=args.resume,
                     verbose=args.verbose, distribute=args.distribute,
@@ -105,7 +117,7 @@ def register(subparsers):
     parser.add_argument("--regime", choices=("supervised", "weak", "unsupervised"),
                         help="training regime (required unless --resume)")
     # Not argparse choices: listing them would import Keras for `--help`.
-    parser.add_argument("--model", default="paper",
+    parser.add_argument("--model", default=None,
                         help="model variant, a name of keras_avl.models.VARIANTS: paper "
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
@@ -121,10 +133,13 @@ def register(subparsers):
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run in --run-dir")
+                        help="continue the interrupted run in --run-dir with the settings "
+                        "and recipe recorded in its config.json (optimizer, schedule, loss, "
+                        "epochs, ...); an option that contradicts them is an error naming it, "
+                        "except a larger --epochs, which extends the run")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="0 silent, 1 progress bar, 2 one line per epoch")
-    parser.add_argument("--distribute", default="none",
+    parser.add_argument("--distribute", default=None,
                         choices=("none", "mirrored", "multiworker"),
                         help="data-parallel training: mirrored = all local devices "
                         "(tf.distribute.MirroredStrategy, or keras.distribution.DataParallel "
@@ -133,21 +148,21 @@ def register(subparsers):
     add_protocol_argument(parser, "Default: the common keras-avl recipe (Adam, the "
                           "model's own loss), or the loss and schedule of the model's "
                           "default protocol (avatt: AVE-ECCV18's) for the epochs given.")
-    parser.add_argument("--mixed-precision", action="store_true",
+    parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"),
                         help="XLA-compile the train step (auto: on JAX and on a TensorFlow "
-                        "GPU, and on a CPU-only TensorFlow for runs long enough to pay "
-                        "back compiling: keras_avl.training.train_step.XLA_MIN_STEPS steps)")
-    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        "GPU, not on a CPU-only TensorFlow; whatever the run's length); "
+                        "recorded in config.json and kept on --resume")
+    parser.add_argument("--steps-per-execution", type=int, default=None,
                         help="batches per call of the compiled train step (default 1)")
     parser.add_argument("--data-path", default="auto", choices=("auto", "memory", "stream"),
                         help="read the visual features into memory once, or stream them "
                         "from the file per batch (auto: memory when they fit)")
-    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                         help="deterministic ops (TensorFlow op determinism, XLA's "
                         "deterministic GPU ops; the default): the run repeats exactly for "
                         "its seed and equals that seed's `compare` run; --no-deterministic "
                         "lets TensorFlow pick faster kernels")
-    add_training_arguments(parser)
+    add_training_arguments(parser, resumable=True)
     parser.set_defaults(func=run)

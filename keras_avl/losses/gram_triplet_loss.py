@@ -100,7 +100,9 @@ class GramTripletLoss(LabelFreeLoss):
 
     `y_pred` packs the three SWAB outputs as `(B, 3, T, D)` in the order
     (visual, positive audio, negative audio), as `TripletStack` does; `y_true`
-    is ignored (the regime needs no labels).
+    is the `(B, T)` segment mask of the video (`train` passes it inside `fit`:
+    padded segments leave the Gram matrices and the per-segment term), or a
+    `(B,)` placeholder / None when every segment is real.
 
     Args:
         margin: the margin gamma of eq. 16 (0.7 in the paper).
@@ -125,7 +127,7 @@ class GramTripletLoss(LabelFreeLoss):
     def call(self, y_true, y_pred):
         return gram_triplet_loss(
             y_pred[:, 0], y_pred[:, 1], y_pred[:, 2], margin=self.margin,
-            segment_weight=self.segment_weight,
+            mask=self.segment_mask(y_true), segment_weight=self.segment_weight,
         )
 
     def get_config(self):

@@ -68,7 +68,9 @@ class InfoNCELoss(LabelFreeLoss):
     """`info_nce_loss` as a `keras.losses.Loss` for `model.fit`.
 
     `y_pred` is the `(B, T, B)` cross similarity of `AudioVisualSimilarity`;
-    `y_true` is ignored (the regime needs no labels).
+    `y_true` is the `(B, T)` segment mask (`train` passes it inside `fit`:
+    padded segments drop out as anchors and as candidates), or a `(B,)`
+    placeholder / None when every segment is real.
 
     Args:
         temperature: tau (0.03 in EZ-VSL).
@@ -91,7 +93,7 @@ class InfoNCELoss(LabelFreeLoss):
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
-        return info_nce_loss(y_pred, self.temperature)
+        return info_nce_loss(y_pred, self.temperature, self.segment_mask(y_true))
 
     def get_config(self):
         config = super().get_config()

@@ -7,7 +7,6 @@ uninterrupted one."""
 import json
 import math
 import os
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -66,9 +65,13 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         if self._improved(value):
             self.best = float(value)
+            # Keras wants the `.keras` suffix on the file it writes.
             tmp = self.path.with_name(f".{self.path.stem}.tmp.keras")
-            self.model.save(tmp)
-            os.replace(tmp, self.path)
+            try:
+                self.model.save(tmp)
+                os.replace(tmp, self.path)
+            finally:  # a full disk leaves no partial file behind
+                tmp.unlink(missing_ok=True)
 
 
 class RunMetrics(keras.callbacks.Callback):
@@ -153,7 +156,8 @@ class TrainingBackup(keras.callbacks.Callback):
     renamed into place, so that a kill never leaves a half-written backup).
 
     The caller passes the backup's epoch count to `fit(initial_epoch=...)`
-    (see `read_backup`); the folder is deleted when training ends.
+    (see `read_backup`); the folder is kept when training ends, so that a
+    finished run can be extended with more epochs.
 
     Args:
         folder: the backup folder.
@@ -202,9 +206,6 @@ class TrainingBackup(keras.callbacks.Callback):
         }
         with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, epoch=np.int64(epoch + 1), **arrays)
-
-    def on_train_end(self, logs=None):
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class DataPass(keras.callbacks.Callback):

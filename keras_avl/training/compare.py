@@ -8,21 +8,33 @@ validation score (`keras_avl.training.train`: never the test split) and is
 evaluated on `split`. A row reports, for segment accuracy and every
 localization metric, the mean and the sample standard deviation (n - 1) over
 the seeds, and keeps the per-seed values in the JSON.
+
+Resumable at any moment (`resume=True`, CLI `--resume`): a run is the unit of
+work; a finished run is reused once its recorded `config.json` is checked
+against the settings of this table (a clear error names the run and each
+setting that differs; nothing is overwritten), an interrupted run continues
+from its last complete epoch (`train(resume=True)`: it ends as if never
+interrupted), and each run's evaluation is recomputed. The table and its JSON
+are written beside and renamed together at the end: a kill or a full disk
+leaves the previous ones whole. The terminal shows runs done / total, the
+time of each run and the ETA.
 """
 
+import errno
 import json
 import shlex
 import statistics
+import time
 from pathlib import Path
 
-from keras_avl.atomic import atomic_write_text
+from keras_avl.atomic import atomic_path
 from keras_avl.models import REGIMES
 from keras_avl.models.registry import model_names
-from keras_avl.runs import METRICS_FILE
+from keras_avl.runs import CONFIG_FILE, METRICS_FILE, load_run
 from keras_avl.training.audio_consistency import DEFAULT_SELECTION
 from keras_avl.training.evaluate import evaluate
 from keras_avl.training.protocols import resolve_protocol
-from keras_avl.training.train import train
+from keras_avl.training.train import plan_run, train
 from keras_avl.validation import check_choice
 
 # Reported as mean +- std over the seeds; the cIoU metrics on maps upsampled
@@ -133,11 +145,13 @@ def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded
 
 def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_rate, seed,
                   overrides, embedded_size="small", selection=DEFAULT_SELECTION,
-                  protocol=None):
-    """The `keras-avl train` command line that trains one run of a row."""
+                  protocol=None, jit_compile=False):
+    """The `keras-avl train` command line that trains one run of a row, alone
+    exactly as within `compare` (its kernel choice included)."""
     return shlex.join(
         ["keras-avl", "train", "--regime", regime, "--model", variant, "--seed", str(seed),
-         "--run-dir", str(run_dir), "--deterministic"]
+         "--run-dir", str(run_dir), "--deterministic",
+         "--jit-compile", "on" if jit_compile else "off"]
         + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
                           selection, protocol))
 
@@ -189,9 +203,75 @@ def _chosen_protocol(protocol, variant, regime):
     return recipe.name if chosen else None
 
 
-def _best_epoch(run_dir):
+def _metrics(run_dir):
     path = Path(run_dir) / METRICS_FILE
-    return json.loads(path.read_text(encoding="utf-8")).get("best_epoch")
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _differences(recorded, planned, prefix=""):
+    """The `key: recorded -> planned` lines where two config dicts differ."""
+    lines = []
+    for key in sorted(set(recorded) | set(planned)):
+        old, new = recorded.get(key), planned.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            lines += _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            lines.append(f"{prefix}{key}: recorded {old!r}, this table {new!r}")
+    return lines
+
+
+def check_recorded_run(run_dir, given, overrides):
+    """Before `compare` reuses or continues `run_dir`: its `config.json` must
+    record the run this table would start (`train.plan_run`); a clear
+    ValueError names the run and every setting that differs otherwise."""
+    run = load_run(run_dir)
+    planned = plan_run(run_dir, given, overrides)[0].to_dict()
+    differences = _differences(run.to_dict(), planned)
+    if differences:
+        raise ValueError(
+            f"Cannot resume the run {run_dir}: its {CONFIG_FILE} records other settings "
+            f"than this table ({'; '.join(differences)}). Nothing was changed: use another "
+            "--runs-dir, or the settings of that table."
+        )
+
+
+def _write_table(output, rows, title):
+    """The table and its JSON, both written beside and renamed together."""
+    output = Path(output)
+    json_path = output.with_suffix(".json")
+    try:
+        with atomic_path(output) as table, atomic_path(json_path) as copy:
+            table.write_text(markdown_table(rows, title), encoding="utf-8")
+            copy.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device while writing {output} and {json_path} "
+            f"({error}); the previous files, if any, are untouched and the runs are "
+            "finished: free space and re-run with --resume.",
+        ) from error
+
+
+class _Progress:
+    """Runs done / total, the time of each run and the ETA, on the terminal."""
+
+    def __init__(self, total, verbose):
+        self.total, self.verbose = total, verbose
+        self.done, self.trained, self.seconds = 0, 0, 0.0
+
+    def report(self, name, seconds, trained):
+        self.done += 1
+        if trained:  # a reused run costs only its evaluation: not in the ETA
+            self.trained += 1
+            self.seconds += seconds
+        left = self.total - self.done
+        eta = f"{left * self.seconds / self.trained:.0f} s" if self.trained else "n/a"
+        if self.verbose:
+            print(f"[{self.done}/{self.total}] {name}: {'trained' if trained else 'reused'}"
+                  f" and evaluated in {seconds:.1f} s; ETA {eta} for {left} run(s)",
+                  flush=True)
 
 
 def compare(
@@ -238,10 +318,13 @@ def compare(
             protocol name.
         seed: the seed when `seeds` is None (one run per row).
         split: the split reported.
-        resume: reuse/continue existing run folders instead of failing.
+        resume: reuse finished run folders and continue interrupted ones
+            instead of failing; each is first checked against this table's
+            settings (`check_recorded_run`).
         output: a `.md` file for the table (a `.json` copy is written beside).
         title: the table's title.
-        verbose: `fit` verbosity.
+        verbose: `fit` verbosity; nonzero also prints the progress (runs
+            done / total, time per run, ETA).
         embedded_size: the embedded default's size when `data` is None.
         seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
         selection: the unsupervised regime's epoch selection (as `train`); the
@@ -277,33 +360,45 @@ def compare(
     selections = {regime: selection if regime == "unsupervised" else DEFAULT_SELECTION
                   for regime in regimes}
     rows = []
+    progress = _Progress(len(regimes) * len(models) * len(seeds), verbose)
     for regime in regimes:
         for variant in models:
             per_seed = []
             for run_seed in seeds:
                 run_dir = runs_dir / f"{regime}-{variant}" / f"seed{run_seed}"
+                given = dict(regime=regime, variant=variant, data=data, epochs=epochs,
+                             batch_size=batch_size, learning_rate=learning_rate,
+                             seed=run_seed, embedded_size=embedded_size,
+                             deterministic=True, selection=selections[regime],
+                             protocol=protocol)
+                # A folder without config.json was killed before its first write.
+                recorded = resume and (run_dir / CONFIG_FILE).exists()
+                finished = recorded and _metrics(run_dir).get("completed", False)
+                started = time.monotonic()
                 try:
-                    run = train(run_dir, regime, variant, data=data, epochs=epochs,
-                                batch_size=batch_size, learning_rate=learning_rate,
-                                seed=run_seed, resume=resume and run_dir.exists(),
-                                verbose=verbose, embedded_size=embedded_size,
-                                deterministic=True, selection=selections[regime],
-                                protocol=protocol, **model_overrides)
+                    if recorded:
+                        check_recorded_run(run_dir, given, model_overrides)
+                    run = train(run_dir, **given, resume=recorded, verbose=verbose,
+                                **model_overrides)
                 except ValueError as error:
                     if regime == "unsupervised" and not run_dir.exists():
                         print(f"Skipped {regime}/{variant}: {error}")
+                        progress.total -= len(seeds)
                         break
                     raise
                 result = evaluate(run, split)
+                progress.report(f"{regime}-{variant} seed {run_seed}",
+                                time.monotonic() - started, not finished)
                 per_seed.append({
                     "seed": run_seed,
                     "run_dir": str(run_dir),
-                    "best_epoch": _best_epoch(run_dir),
+                    "best_epoch": _metrics(run_dir).get("best_epoch"),
                     **{key: result[key] for key in _PER_RUN},
                     "train_command": train_command(
                         run_dir, regime, variant, data, epochs, batch_size,
                         learning_rate, run_seed, model_overrides, embedded_size,
-                        selections[regime], _chosen_protocol(protocol, variant, regime)),
+                        selections[regime], _chosen_protocol(protocol, variant, regime),
+                        run.training["jit_compile"]),
                     "evaluate_command": shlex.join(
                         ["keras-avl", "evaluate", str(run_dir), "--split", split]),
                 })
@@ -322,7 +417,5 @@ def compare(
                                            **settings, selection=selections[regime]),
             })
     if output is not None:
-        output = Path(output)
-        atomic_write_text(output, markdown_table(rows, title))
-        atomic_write_text(output.with_suffix(".json"), json.dumps(rows, indent=2) + "\n")
+        _write_table(output, rows, title)
     return rows

@@ -1,42 +1,31 @@
 """How the compiled train step runs: XLA or the backend's own kernels, and
 batches per call.
 
-Keras compiles the step with XLA on JAX and on a TensorFlow GPU, not on a
-CPU-only TensorFlow. There XLA makes `paper`'s step faster once compiled
-(`benchmarks/results/train_cpu_tensorflow_dv64_paper.json`, steady state at
-d_v = 64 on a 2-core Xeon: 1.34x under load; 1.3-1.5x in a side
-measurement on a quiet machine;
-`avatt` about even, 1.03x), but compiling costs tens of seconds per batch
-shape (the last, smaller batch of a split is a shape of its own): a 240-step
-`keras-avl train` of `paper` took 108.5 s with XLA against 131.4 s without.
-So `jit_compile=None` ("auto") takes XLA on a CPU-only TensorFlow when a run
-trains at least `XLA_MIN_STEPS` steps, and TensorFlow's kernels for shorter
-runs (quick checks, tests).
+One kernel choice per run, fixed by what the user asked (backend, device,
+`jit_compile`) and by nothing else: not by the run's length, not by what ran
+before in the process. So a 15-epoch run is the prefix of a 30-epoch run of
+the same seed, and a run of `compare` equals its `train_command` run alone.
+`jit_compile=None` ("auto") is Keras' own default: XLA on JAX and on a
+TensorFlow GPU, TensorFlow's kernels on a CPU-only TensorFlow, where XLA
+only pays back its compiling on long runs of some models
+(`benchmarks/results/train_cpu_tensorflow_dv64_paper.json`: `paper`'s
+steady-state step 1.34x faster under load, `avatt` about even, and tens of
+seconds of compiling per batch shape); `--jit-compile on` asks for it there.
 
-Determinism: TensorFlow's op determinism (`keras_avl.determinism`) and XLA
-exclude each other in Keras (it drops XLA while op determinism is on); XLA's
-CPU programs are deterministic by themselves, so a deterministic XLA run
-leaves op determinism off. Op determinism cannot be turned off within a
-process: there, once on, "auto" keeps TensorFlow's kernels and an explicit
-`jit_compile=True` is refused with a clear error.
+Determinism: Keras refuses XLA while TensorFlow's op determinism
+(`keras_avl.determinism`) is on, and op determinism cannot be turned off
+through TensorFlow's public API once on. Keras checks it only when
+`model.jit_compile` is set, and XLA's CPU programs are deterministic by
+themselves, so `configure_train_step` sets an XLA that was asked for with op
+determinism lifted for that one assignment (`_xla_allowed`): an XLA run is
+XLA whatever ran before it in the process.
 """
+
+import contextlib
 
 import keras
 
 from keras_avl.validation import check_positive_int
-
-# About twice the break-even of `paper` on the 2-core CPU: the 240-step run
-# above saved 23 s, i.e. about 0.16 s a step once ~15 s of compiling are paid
-# (a deterministic XLA run also spares TensorFlow's deterministic kernels), so
-# compiling pays back after ~100 steps.
-XLA_MIN_STEPS = 200
-
-
-def op_determinism_enabled():
-    """Whether TensorFlow's op determinism is on in this process."""
-    from tensorflow.python.framework.config import is_op_determinism_enabled
-
-    return is_op_determinism_enabled()
 
 
 def _tensorflow_cpu_only():
@@ -47,40 +36,44 @@ def _tensorflow_cpu_only():
     return not tf.config.list_logical_devices("GPU")
 
 
-def resolve_jit_compile(jit_compile, train_steps):
-    """Whether XLA compiles the train step of a run of `train_steps` steps.
+def resolve_jit_compile(jit_compile):
+    """Whether XLA compiles the train step of a run.
 
     Args:
         jit_compile: True/False as asked, or None ("auto"): XLA on JAX and on
-            a TensorFlow GPU (Keras' choice), and on a CPU-only TensorFlow
-            when `train_steps >= XLA_MIN_STEPS` and op determinism is off.
-        train_steps: the steps the run trains (epochs x steps per epoch).
+            a TensorFlow GPU, not on a CPU-only TensorFlow.
 
     Returns:
         True or False.
 
-    Raises:
-        ValueError: `jit_compile=True` on TensorFlow while op determinism is
-            on in this process (Keras would silently drop XLA).
-
     Example:
 
-    >>> resolve_jit_compile(False, 10_000)
-    False
+    >>> resolve_jit_compile(False), resolve_jit_compile(True)
+    (False, True)
     """
-    tensorflow = keras.backend.backend() == "tensorflow"
     if jit_compile is None:
-        if not _tensorflow_cpu_only():
-            return True
-        return train_steps >= XLA_MIN_STEPS and not op_determinism_enabled()
-    if jit_compile and tensorflow and op_determinism_enabled():
-        raise ValueError(
-            "jit_compile=True (--jit-compile on) cannot run in this process: "
-            "TensorFlow's op determinism was turned on by an earlier run without "
-            "XLA, and Keras drops XLA under it. Train in a new process, or pass "
-            "jit_compile=False."
-        )
+        return not _tensorflow_cpu_only()
     return bool(jit_compile)
+
+
+@contextlib.contextmanager
+def _xla_allowed():
+    """TensorFlow's op determinism off for the block, restored after it: the
+    one place where Keras reads it to refuse XLA (`model.jit_compile = True`).
+    TensorFlow's internal toggle, as its public API has no way back."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    from tensorflow.python.framework import config
+
+    enabled = config.is_op_determinism_enabled()
+    if enabled:
+        config.disable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled:
+            config.enable_op_determinism()
 
 
 def configure_train_step(model, jit_compile=None, steps_per_execution=1):
@@ -88,9 +81,13 @@ def configure_train_step(model, jit_compile=None, steps_per_execution=1):
 
     Args:
         model: a compiled Keras model.
-        jit_compile: True/False: whether XLA compiles the step; None keeps
-            the model's (Keras' "auto"; `resolve_jit_compile` is keras-avl's).
+        jit_compile: True/False: whether XLA compiles the step, honoured even
+            where TensorFlow's op determinism is on; None keeps the model's.
         steps_per_execution: batches per call of the compiled step.
+
+    Raises:
+        ValueError: XLA was asked for a model that Keras cannot compile with
+            it (a layer without XLA support).
 
     Example:
 
@@ -103,7 +100,13 @@ def configure_train_step(model, jit_compile=None, steps_per_execution=1):
     """
     steps_per_execution = check_positive_int("steps_per_execution", steps_per_execution)
     if jit_compile is not None:
-        model.jit_compile = bool(jit_compile)
+        with _xla_allowed():
+            model.jit_compile = bool(jit_compile)
+        if bool(model.jit_compile) != bool(jit_compile):
+            raise ValueError(
+                f"jit_compile=True (--jit-compile on) cannot compile {model.name!r}: "
+                "Keras found a layer without XLA support. Pass jit_compile=False."
+            )
     model.steps_per_execution = steps_per_execution
     # Traced again at the next fit with these settings.
     model.train_function = model.test_function = model.predict_function = None
