@@ -2,8 +2,10 @@
 batch whose padded segments hold other features gives the same loss and the
 same gradients (a step of SGD at rate 1 moves every weight by its gradient).
 Unsupervised `paper` (AVTGML with the per-segment term) and `ezvsl`
-(InfoNCE) get the mask as their targets (`segment_mask_targets`); PSP reads
-the real segments from labels zeroed at padding (`fit_targets`)."""
+(InfoNCE) get the mask as their targets (`segment_mask_targets`); PSP and
+CMBS read the real segments from labels zeroed at padding (`fit_targets`),
+the paper's supervised model from the mask its output carries; the weak
+models pool the real segments only."""
 
 import keras
 import numpy as np
@@ -15,13 +17,16 @@ from tests.ave_fixtures import TINY_MODEL
 
 LENGTHS = (10, 6, 3, 8)  # real segments of the 4 clips; the rest is padding
 SIZES = dict(visual_dim=8, audio_dim=8, num_classes=4, grid=(2, 2))
+METHOD_SIZES = {
+    "psp": dict(hidden=8, projection_dim=8, attention_dim=8, psp_dim=8, classifier_hidden=8),
+    "cmbs": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
+                 interaction_heads=2, feedforward_dim=8, encoder_feedforward_dim=8),
+}
 
 
 def _model(variant, regime):
-    if variant == "psp":
-        config = registry.method_config("psp", SIZES, dict(hidden=8, projection_dim=8,
-                                                          attention_dim=8, psp_dim=8,
-                                                          classifier_hidden=8))
+    if variant in METHOD_SIZES:
+        config = registry.method_config(variant, SIZES, METHOD_SIZES[variant], regime)
     else:
         fields = {key: value for key, value in TINY_MODEL.items() if key != "avatt_hidden_dim"}
         config = variant_config(variant, AVLConfig(**SIZES)).replace(**fields)
@@ -47,7 +52,10 @@ def _batch(model, regime, scramble):
                                    ).astype("float32")
     if regime == "unsupervised":
         return segment_mask_targets(x, np.zeros(4, "float32"))
-    labels = np.eye(4, dtype="float32")[rng.integers(0, 4, size=(4, 10))]
+    # Its own generator: the labels must not depend on whether the features
+    # were scrambled.
+    shape = (4, 10) if regime == "supervised" else (4,)  # segment / video labels
+    labels = np.eye(4, dtype="float32")[np.random.default_rng(2).integers(0, 4, size=shape)]
     targets = registry.fit_targets(model)
     return targets(x, labels) if targets else (x, labels)
 
@@ -65,10 +73,8 @@ def _one_step(variant, regime, scramble):
 @pytest.mark.multibackend
 @pytest.mark.parametrize("variant, regime", [
     ("paper-segment", "unsupervised"), ("ezvsl", "unsupervised"),
-    # PSP's loss reads the mask (labels zeroed at padding), yet padded
-    # features still reach it through the model (psp.py: another helper's).
-    pytest.param("psp", "supervised", marks=pytest.mark.xfail(
-        strict=True, reason="padded features reach PSP's real segments (models/psp.py)"))])
+    ("psp", "supervised"), ("psp", "weak"), ("cmbs", "supervised"), ("cmbs", "weak"),
+    ("paper", "supervised"), ("paper", "weak")])
 def test_padded_features_change_neither_the_loss_nor_the_gradients(variant, regime):
     loss, gradients = _one_step(variant, regime, scramble=False)
     scrambled_loss, scrambled_gradients = _one_step(variant, regime, scramble=True)
