@@ -106,6 +106,7 @@ def test_rows_are_mean_and_std_of_the_per_seed_evaluations(two_seeds):
     assert (f"| supervised | paper | {100 * accuracy['mean']:.1f} ± "
             f"{100 * accuracy['std']:.1f} (2 seeds) |") in table
     assert "--seeds 0,3" in table
+    assert f"Scored on the {row['split']} split; every run's epoch selected on val." in table
 
 
 @pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it

@@ -171,6 +171,9 @@ def markdown_table(rows, title=None):
     """The rows of `compare` as a markdown table: mean ± std (n seeds) of each
     metric, the chance levels of a random map, and the command of each row."""
     lines = [f"### {title}", ""] if title else []
+    splits = sorted({row["split"] for row in rows})
+    # The split is part of the table: a table on val may choose, one on test only reports.
+    lines += [f"Scored on the {' / '.join(splits)} split; every run's epoch selected on val.", ""]
     lines += [
         "| regime | model | segment accuracy (%) | pointing game (%) | cIoU >= 0.5 (%) "
         "| mean cIoU (%) | AUC (%) | chance: PG / cIoU >= 0.5 / mean cIoU / AUC (%) "
