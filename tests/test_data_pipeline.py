@@ -1,4 +1,4 @@
-"""`make_dataset`: the tf.data pipelines of the three regimes."""
+"""`make_dataset`: the batches of the three regimes (`AVEBatches`)."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,8 @@ from tests.ave_fixtures import read_h5, tiny_copy, tiny_root, write_h5  # noqa: 
 
 def _collect(dataset):
     batches = list(dataset)
-    inputs = {key: np.concatenate([b[0][key].numpy() for b in batches]) for key in batches[0][0]}
-    return inputs, np.concatenate([b[1].numpy() for b in batches]), len(batches)
+    inputs = {key: np.concatenate([b[0][key] for b in batches]) for key in batches[0][0]}
+    return inputs, np.concatenate([b[1] for b in batches]), len(batches)
 
 
 def test_supervised_batches_follow_the_order_file(tiny_root):

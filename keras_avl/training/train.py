@@ -337,7 +337,7 @@ def train(
                          data_path=data_path, negative_sampling=sampling)
             for split, index in (("train", data_pass), ("val", lambda: 0))
         )
-        steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
+        steps = settings.get("steps_per_epoch") or len(train_data)
         train_steps = settings["epochs"] * steps
         # Resolved once, when the run starts, and kept for its resumes.
         settings["jit_compile"] = resolve_jit_compile(settings.get("jit_compile"), train_steps)
@@ -390,6 +390,10 @@ def train(
             verbose=verbose,
             shuffle=False,  # the dataset shuffles itself, once per epoch
         )
+        # TensorFlow's fit keeps its datasets in the global graph: let go of
+        # the split's arrays and of the model (through `data_pass`).
+        train_data.close()
+        val_data.close()
     metrics.completed = True
     metrics.write()
     return run
