@@ -23,6 +23,7 @@ consistent over time with the video's own sound, beyond what another video's
 sound gives (`keras_avl.training.audio_consistency`; no labels either).
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -375,7 +376,9 @@ def train(
             BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
                            monitored_best(history, monitor, mode)),
             metrics,
-            FlushedTensorBoard(str(run_dir / LOGS_DIR)),
+            # Keras' TensorBoard writes through TensorFlow: no logs without it.
+            *([FlushedTensorBoard(str(run_dir / LOGS_DIR))]
+              if importlib.util.find_spec("tensorflow") else []),
             TrainingBackup(run_dir / BACKUP_DIR, backup_state),
             *callbacks,
         ]

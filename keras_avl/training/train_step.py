@@ -53,7 +53,8 @@ def resolve_jit_compile(jit_compile, train_steps):
     Args:
         jit_compile: True/False as asked, or None ("auto"): XLA on JAX and on
             a TensorFlow GPU (Keras' choice), and on a CPU-only TensorFlow
-            when `train_steps >= XLA_MIN_STEPS` and op determinism is off.
+            when `train_steps >= XLA_MIN_STEPS` and op determinism is off;
+            on PyTorch eager (True asks for `torch.compile`).
         train_steps: the steps the run trains (epochs x steps per epoch).
 
     Returns:
@@ -69,6 +70,10 @@ def resolve_jit_compile(jit_compile, train_steps):
     False
     """
     tensorflow = keras.backend.backend() == "tensorflow"
+    if jit_compile is None and keras.backend.backend() == "torch":
+        # torch.compile (Keras' jit_compile on torch) recompiles for every batch
+        # shape and floods the terminal with dynamo warnings: eager by default.
+        return False
     if jit_compile is None:
         if not _tensorflow_cpu_only():
             return True
