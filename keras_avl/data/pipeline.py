@@ -201,7 +201,7 @@ class AVEBatches(keras.utils.PyDataset):
     >>> data = load_ave(generate_dataset(tempfile.mkdtemp() + "/ave", size="tiny"))
     >>> batches = make_dataset(data, "test", "supervised", batch_size=3)
     >>> len(batches), batches[2][0]["audio"].shape
-    (3, (2, 10, 128))
+    (3, (2, 10, 8))
     """
 
     def __init__(self, sources, audio, masks, targets, rows, row_shape, batch_size,
