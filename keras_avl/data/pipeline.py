@@ -219,14 +219,18 @@ class AVEBatches(keras.utils.PyDataset):
         self._completed_passes = 0
         self._open = False  # whether a pass has begun and not ended
         self._drawn = None  # (pass index, items, negative items)
+        self._fresh = False  # drawn outside a pass, for the next one
 
     def __len__(self):
         return -(-len(self._sources) // self._batch_size)
 
-    def _draw(self):
-        """The items (and negatives) of the current pass, drawn once per index."""
+    def _draw(self, new_pass=False):
+        """The items (and negatives) of the current pass. A pass draws them
+        once as it begins; a batch read outside a pass (Keras' TensorFlow
+        adapter reads two for the shapes) draws them for the index that the
+        next pass will have, and that pass takes them over."""
         index = self._completed_passes if self._pass_index is None else self._pass_index()
-        if self._drawn is None or self._drawn[0] != index:
+        if self._drawn is None or self._drawn[0] != index or (new_pass and not self._fresh):
             n = len(self._sources)
             rng = np.random.default_rng([self._seed, index])
             items = rng.permutation(n) if self._shuffle else np.arange(n)
@@ -237,17 +241,16 @@ class AVEBatches(keras.utils.PyDataset):
             else:
                 negative = None
             self._drawn = (index, items, negative)
+        self._fresh = not new_pass
         return self._drawn
 
     def on_epoch_begin(self):
-        self._drawn = None  # a callable `pass_index` is asked again
-        self._draw()
+        self._draw(new_pass=True)
         self._open = True
 
     def on_epoch_end(self):
         if self._open and self._pass_index is None:
             self._completed_passes += 1
-            self._drawn = None
         self._open = False
         self._close_files()
 
