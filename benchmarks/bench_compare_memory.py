@@ -54,25 +54,32 @@ def main():
         result = evaluate(*positional, **named)
         after_runs.append(round(resident_mib(), 1))
         print(f"run {len(after_runs)}: RSS {after_runs[-1]:.0f} MiB", flush=True)
+        write(time.perf_counter() - start)  # so that a stopped benchmark keeps its runs
         return result
+
+    def write(wall):
+        growth = after_runs[-1] / after_runs[1] - 1 if len(after_runs) > 1 else None
+        entry = {"runs": args.runs, "runs_done": len(after_runs), "epochs": args.epochs,
+                 "embedded_size": args.size, "model": "paper", "regime": "supervised",
+                 "wall_s": round(wall, 1), "rss_mib_after_run": after_runs,
+                 "growth_last_vs_run2": None if growth is None else round(growth, 4),
+                 **env}
+        if args.out:
+            path = Path(args.out)
+            results = (json.loads(path.read_text()) if path.exists()
+                       else {"benchmark": "compare_memory"})
+            results[args.label] = entry
+            path.write_text(json.dumps(results, indent=1) + "\n")
+        return entry
+
+    env = environment()
 
     compare_module.evaluate = evaluate_and_measure  # after every run's evaluate
     start = time.perf_counter()
     compare_module.compare(tempfile.mkdtemp(), models=["paper"], epochs=args.epochs,
                            verbose=0, embedded_size=args.size, seeds=args.runs)
-    wall = time.perf_counter() - start
-    growth = after_runs[-1] / after_runs[1] - 1 if len(after_runs) > 1 else None
-    entry = {"runs": args.runs, "epochs": args.epochs, "embedded_size": args.size,
-             "model": "paper", "regime": "supervised", "wall_s": round(wall, 1),
-             "rss_mib_after_run": after_runs,
-             "growth_last_vs_run2": None if growth is None else round(growth, 4),
-             **environment()}
+    entry = write(time.perf_counter() - start)
     print(json.dumps({k: v for k, v in entry.items() if k != "rss_mib_after_run"}))
-    if args.out:
-        path = Path(args.out)
-        results = json.loads(path.read_text()) if path.exists() else {"benchmark": "compare_memory"}
-        results[args.label] = entry
-        path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
