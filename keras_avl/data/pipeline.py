@@ -21,11 +21,12 @@ the loss and of the accuracy.
 
 The batches come from `AVEBatches`, a `keras.utils.PyDataset`: NumPy only,
 index-based (`batches[i]`), which `fit`/`evaluate`/`predict` read under
-TensorFlow, JAX and PyTorch alike. It holds nothing process-wide: a
-`tf.data.Dataset.from_generator` keeps its generator (and with it the split's
-arrays and the `pass_index` callback, i.e. the model) in TensorFlow's global
-graph until `keras.backend.clear_session()`, which grew a long `compare` by
-~110 MB a run.
+TensorFlow, JAX and PyTorch alike, and it holds nothing process-wide itself.
+Under TensorFlow, Keras feeds it to `fit` through
+`tf.data.Dataset.from_generator`, whose generator TensorFlow keeps in its
+global graph (with the split's arrays and the `pass_index` callback, i.e. the
+model): `keras_avl.training` calls `AVEBatches.close()` after `fit`/`predict`
+so that a long `compare` does not keep every run's data and model.
 """
 
 
