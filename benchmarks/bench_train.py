@@ -142,9 +142,24 @@ def synthetic_dataset(config, batch, count=2):
 
 
 def folder_dataset(data, batch, path):
+    """The training split's batches (pass 0) over and over: `fit`'s
+    `steps_per_epoch` sets how many are read."""
+    import keras
+
     from keras_avl.data import make_dataset
 
-    return make_dataset(data, "train", "supervised", batch, data_path=path).repeat()
+    batches = make_dataset(data, "train", "supervised", batch, data_path=path)
+
+    class Repeated(keras.utils.PyDataset):
+        num_batches = None  # endless
+
+        def __init__(self):
+            super().__init__()
+
+        def __getitem__(self, index):
+            return batches[index % len(batches)]
+
+    return Repeated()
 
 
 def timed_steps(model, dataset, steps):

@@ -1,19 +1,23 @@
 """Deterministic training: a run repeats bit for bit for its seed on one machine.
 
 `keras_avl.training.train` always seeds Python, NumPy and the backend with
-`keras.utils.set_random_seed(seed)` and the data pipeline draws its shuffles
-from `numpy.random.default_rng([seed, pass])`. `enable_determinism()` adds:
+`keras.utils.set_random_seed(seed)` and the data pipeline (NumPy only) draws
+its shuffles from `numpy.random.default_rng([seed, pass])`.
+`enable_determinism()` adds, for the active backend only (TensorFlow is not
+imported under the others):
 
-- TensorFlow (the TF backend, and the `tf.data` pipeline under every backend):
-  `tf.config.experimental.enable_op_determinism()`: ops use deterministic
-  kernels (or raise where none exists, mostly GPU scatter/segment ops) and
-  `tf.data` keeps its element order. It is process-wide and cannot be undone.
+- TensorFlow: `tf.config.experimental.enable_op_determinism()`: ops use
+  deterministic kernels (or raise where none exists, mostly GPU
+  scatter/segment ops). It is process-wide and cannot be undone.
 - JAX: XLA on CPU is deterministic; for GPUs `--xla_gpu_deterministic_ops=true`
   is appended to `XLA_FLAGS`, which takes effect only if JAX has not started
   its GPU backend yet in this process (train calls this before building).
 - A TensorFlow train step compiled with XLA (`xla=True`): XLA's flag as for
   JAX, and no op determinism, which Keras does not combine with XLA (see
   `keras_avl.training.train_step`).
+- PyTorch: `torch.use_deterministic_algorithms(True)` (deterministic kernels,
+  or an error where none exists) and, for CUDA's matrix products,
+  `CUBLAS_WORKSPACE_CONFIG=:4096:8` unless set (read when CUDA starts).
 """
 
 import os
@@ -21,6 +25,8 @@ import os
 import keras
 
 JAX_DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
+# What PyTorch's deterministic mode asks of cuBLAS (PyTorch's reproducibility notes).
+CUBLAS_WORKSPACE = ":4096:8"
 
 
 def enable_determinism(xla=False):
@@ -34,11 +40,17 @@ def enable_determinism(xla=False):
     >>> enable_determinism()
     >>> enable_determinism()  # a second call changes nothing
     """
-    import tensorflow as tf
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and not xla:
+        import tensorflow as tf
 
-    if not (xla and keras.backend.backend() == "tensorflow"):
         tf.config.experimental.enable_op_determinism()
-    if xla or keras.backend.backend() == "jax":
+    if backend == "torch":
+        import torch
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+        torch.use_deterministic_algorithms(True)
+    if (xla and backend == "tensorflow") or backend == "jax":
         flags = os.environ.get("XLA_FLAGS", "")
         if JAX_DETERMINISTIC_FLAG not in flags.split():
             os.environ["XLA_FLAGS"] = f"{flags} {JAX_DETERMINISTIC_FLAG}".strip()

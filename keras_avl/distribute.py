@@ -251,42 +251,45 @@ def distribution_scope(kind="none", devices=None):
 
 
 def even_batches(dataset, replicas, backend=None):
-    """Trims every batch of a `tf.data` dataset of `(inputs, targets)` to a
-    multiple of `replicas` rows, for JAX.
+    """Trims every batch of an `AVEBatches` (`keras_avl.data.make_dataset`) to
+    a multiple of `replicas` rows, for JAX.
 
     `keras.distribution.DataParallel` shards each batch evenly over the
     devices and fails on a last batch that does not split (AVE: 3339 training
     videos in batches of 64 leave 11); that batch then loses at most
     `replicas - 1` videos, other ones each epoch as the data are reshuffled
-    (a batch left empty is skipped).
+    (a last batch left empty is dropped).
     TensorFlow's strategies split uneven batches themselves: there (and for
     one replica) the dataset is returned unchanged.
 
     Args:
-        dataset: batches `(inputs, targets)`, inputs a dict of tensors.
+        dataset: an `AVEBatches` (or its `map`) of `(inputs, targets)`
+            batches, inputs a dict of arrays, all batches full but the last.
         replicas: the number of devices sharing each batch.
         backend: the Keras backend (default: the active one).
 
     Example:
 
-    >>> import tensorflow as tf
-    >>> data = tf.data.Dataset.from_tensor_slices(({"x": tf.zeros((5, 2))}, tf.zeros(5)))
-    >>> [int(y.shape[0]) for _, y in even_batches(data.batch(3), 2, backend="jax")]
-    [2, 2]
-    >>> [int(y.shape[0]) for _, y in even_batches(data.batch(4), 2, backend="jax")]
-    [4]
+    >>> import tempfile
+    >>> from keras_avl.data import generate_dataset, load_ave, make_dataset
+    >>> data = load_ave(generate_dataset(tempfile.mkdtemp() + "/ave", size="tiny"))
+    >>> test = make_dataset(data, "test", "supervised", batch_size=3)  # 8 videos
+    >>> [len(y) for _, y in even_batches(test, 2, backend="jax")]
+    [2, 2, 2]
+    >>> [len(y) for _, y in even_batches(test, 3, backend="jax")]
+    [3, 3]
     """
     import keras
-    import tensorflow as tf
 
     if replicas == 1 or (backend or keras.backend.backend()) != "jax":
         return dataset
 
     def trim(inputs, targets):
-        keep = tf.shape(targets)[0] // replicas * replicas
-        return tf.nest.map_structure(lambda tensor: tensor[:keep], inputs), targets[:keep]
+        keep = len(targets) // replicas * replicas
+        return keras.tree.map_structure(lambda array: array[:keep], inputs), targets[:keep]
 
-    return dataset.map(trim).filter(lambda inputs, targets: tf.shape(targets)[0] > 0)
+    last = len(dataset[len(dataset) - 1][1]) if len(dataset) else 0
+    return dataset.map(trim, len(dataset) - (last < replicas))
 
 
 def check_global_batch(batch_size, replicas):

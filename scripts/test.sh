@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Creates .venv from nothing but python3, installs keras-avl with TensorFlow,
-# JAX and the test tools, then runs the suite under TensorFlow and the
-# backend-agnostic tests (marked `multibackend`) again under JAX. The
-# docstring Examples run as doctests in the TensorFlow pass.
+# Creates one virtual environment per Keras backend from nothing but python3,
+# each installed from its own extra, then runs:
+#   .venv-tensorflow  (.[tensorflow,dev]): the suite, with the docstring
+#                     Examples as doctests;
+#   .venv-jax         (.[jax,tensorflow,dev]): the tests marked `multibackend`
+#                     (TensorFlow beside JAX: some reference gradients and the
+#                     TensorBoard event reader of the tests use it);
+#   .venv-torch       (.[torch,dev]): the `multibackend` tests not marked
+#                     `notorch`.
+# PyTorch: `torch==2.13.0` is installed first where pip finds that CPU build
+# (PyPI's default Linux wheel brings CUDA libraries of several GB); elsewhere
+# pip takes what `.[torch]` asks.
 #
 # By default the tests marked `slow` (long end-to-end trainings, killed and
-# resumed subprocesses, the JAX runs of the methods' trainings) are left out,
-# so the run takes under ten minutes on two cores; `--all` runs them too.
-# Other arguments go to pytest.
+# resumed subprocesses, the JAX runs of the methods' trainings) are left out;
+# `--all` runs them too. Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier="not slow"
@@ -15,10 +22,23 @@ if [[ "${1:-}" == "--all" ]]; then
   tier="slow or not slow"
   shift
 fi
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[tensorflow,jax,dev]"
+TORCH_CPU_BUILD="torch==2.13.0"
+
+make_venv() {  # make_venv NAME EXTRAS [PACKAGE FIRST]
+  python3 -m venv ".venv-$1"
+  ".venv-$1/bin/python" -m pip install --quiet --upgrade pip
+  if [[ -n "${3:-}" ]]; then
+    ".venv-$1/bin/python" -m pip install --quiet "$3" || true
+  fi
+  ".venv-$1/bin/python" -m pip install --quiet -e ".[$2]"
+}
+
+make_venv tensorflow tensorflow,dev
+make_venv jax jax,tensorflow,dev
+make_venv torch torch,dev "$TORCH_CPU_BUILD"
 export TF_CPP_MIN_LOG_LEVEL=2
-KERAS_BACKEND=tensorflow .venv/bin/python -m pytest -n 2 --doctest-modules -m "$tier" \
-  tests keras_avl custom_ops "$@"
-KERAS_BACKEND=jax .venv/bin/python -m pytest -n 2 -m "multibackend and ($tier)" "$@"
+KERAS_BACKEND=tensorflow .venv-tensorflow/bin/python -m pytest -n 2 --doctest-modules \
+  -m "$tier" tests keras_avl custom_ops "$@"
+KERAS_BACKEND=jax .venv-jax/bin/python -m pytest -n 2 -m "multibackend and ($tier)" "$@"
+KERAS_BACKEND=torch .venv-torch/bin/python -m pytest -n 2 \
+  -m "multibackend and not notorch and ($tier)" "$@"

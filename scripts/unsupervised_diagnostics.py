@@ -69,7 +69,7 @@ def gradients(args):
         data, _ = resolve_data(run.data, run.training.get("embedded_size", "small"))
         dataset = make_dataset(data, "train", "unsupervised", 64, seed=0,
                                negative_sampling=run.model_config.negative_sampling)
-        batches = [(x, y) for x, y in dataset.take(args.batches)]
+        batches = [dataset[i] for i in range(min(args.batches, len(dataset)))]  # pass 0
         keras.utils.set_random_seed(run.training["seed"])
         models = {"trained": run.load_model()}
         if args.fresh:

@@ -48,7 +48,7 @@ def test_a_backend_not_installed_is_reported_for_every_command(monkeypatch, caps
     argv = {"train": ["train", "--regime", "supervised"], "evaluate": ["evaluate", "RUN"],
             "extract": ["extract", "x.mp4", "--out", "o", "--vggish-weights", "random"], "tune": ["tune", "--regime", "weak"]}
     assert main(argv[command]) == 2
-    assert "pip install torch" in capsys.readouterr().err
+    assert "pip install 'keras-avl[torch]'" in capsys.readouterr().err
 
 
 def test_missing_backend_says_what_to_install():

@@ -1,4 +1,4 @@
-"""`make_dataset`: the tf.data pipelines of the three regimes."""
+"""`make_dataset`: the batches of the three regimes (`AVEBatches`)."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,8 @@ from tests.ave_fixtures import read_h5, tiny_copy, tiny_root, write_h5  # noqa: 
 
 def _collect(dataset):
     batches = list(dataset)
-    inputs = {key: np.concatenate([b[0][key].numpy() for b in batches]) for key in batches[0][0]}
-    return inputs, np.concatenate([b[1].numpy() for b in batches]), len(batches)
+    inputs = {key: np.concatenate([b[0][key] for b in batches]) for key in batches[0][0]}
+    return inputs, np.concatenate([b[1] for b in batches]), len(batches)
 
 
 def test_supervised_batches_follow_the_order_file(tiny_root):
@@ -206,3 +206,47 @@ def test_unsupervised_split_of_one_video_fails_before_iterating(tiny_copy):
     data = load_ave(tiny_copy)
     with pytest.raises(ValueError, match="'val' split of at least 2 videos, found 1"):
         make_dataset(data, "val", "unsupervised")
+
+
+def _numpy_pass(root, seed, index, regime, sampling):
+    """Pass `index` of the train split re-derived with NumPy from the files:
+    `default_rng([seed, index])` draws the permutation, then the negatives (a
+    shift of 1..n-1, or per class in sorted order a uniform video of another
+    class)."""
+    order = read_h5(root / "train_order.h5", "order")
+    n = len(order)
+    rng = np.random.default_rng([seed, index])
+    items = rng.permutation(n)
+    rows = order[items]
+    want = {"visual": read_h5(root / "visual_feature.h5")[rows],
+            "audio": read_h5(root / "audio_feature.h5")[rows]}
+    if regime == "supervised":
+        return want, read_h5(root / "labels.h5")[rows]
+    if sampling == "other-class":
+        classes = read_h5(root / "mil_labels.h5")[rows].argmax(-1)
+        negative = np.empty(n, np.int64)
+        for label in np.unique(classes):
+            others = np.flatnonzero(classes != label)
+            mine = np.flatnonzero(classes == label)
+            negative[mine] = others[rng.integers(0, len(others), size=len(mine))]
+    else:
+        negative = (np.arange(n) + rng.integers(1, n, size=n)) % n
+    want["audio_negative"] = read_h5(root / "audio_feature.h5")[rows[negative]]
+    return want, np.zeros(n)
+
+
+@pytest.mark.parametrize("data_path", ["memory", "stream"])
+@pytest.mark.parametrize("regime, sampling", [("supervised", "any-video"),
+                                              ("unsupervised", "any-video"),
+                                              ("unsupervised", "other-class")])
+def test_passes_equal_their_numpy_rederivation(tiny_root, data_path, regime, sampling):
+    dataset = make_dataset(load_ave(tiny_root), "train", regime, batch_size=7, seed=5,
+                           data_path=data_path, negative_sampling=sampling)
+    assert len(dataset) == 4  # ceil(24 / 7)
+    for index in range(3):
+        inputs, y, _ = _collect(dataset)
+        want, want_y = _numpy_pass(tiny_root, 5, index, regime, sampling)
+        for key, value in want.items():
+            np.testing.assert_array_equal(inputs[key], value, err_msg=f"{key}, pass {index}")
+        np.testing.assert_array_equal(y, want_y)
+        assert all(value.dtype == np.float32 for value in inputs.values())

@@ -5,7 +5,8 @@ holds another architecture."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
+
+tf = pytest.importorskip("tensorflow")  # VGGish extraction is TensorFlow's (the .[tensorflow] extra)
 
 from keras_avl.features import build_vggish, load_vggish_weights
 

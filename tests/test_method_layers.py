@@ -308,6 +308,7 @@ def test_dual_modality_seq2seq_against_numpy(rng):
         np.testing.assert_allclose(out[b], np.concatenate(expected, -1), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.notorch  # the gradient through JAX or TensorFlow's tape
 def test_psp_similarity_gradient_is_finite_at_a_zero_vector():
     """A PSP output vector can be zero (all its ReLU units off, then LayerNorm);
     the cosine's normalisation must keep a finite gradient there (NaN losses

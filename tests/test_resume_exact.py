@@ -132,7 +132,10 @@ class _KilledBeforeSecondBackup(keras.callbacks.Callback):
 
 # Under JAX too for the regime of the most state (~15 s of XLA compiling each).
 @pytest.mark.parametrize("regime", ["supervised", "weak",
-                                    pytest.param("unsupervised", marks=pytest.mark.multibackend)])
+                                    pytest.param("unsupervised", marks=[
+                                        pytest.mark.multibackend,
+                                        # reads the TensorBoard logs with TensorFlow
+                                        pytest.mark.notorch])])
 def test_epoch_two_trained_again_from_epoch_one_backup_equals_the_uninterrupted_run(
         regime, tiny_root, tmp_path, tf_functions_eagerly):
     reference, run = tmp_path / "reference", tmp_path / "run"

@@ -7,7 +7,8 @@ import os
 
 # The module each Keras backend imports; checked before Keras is imported.
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-BACKEND_EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": None}
+# The `pip install "keras-avl[<extra>]"` that installs each backend.
+BACKEND_EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
 def check_backend_installed(environ=None):
@@ -33,15 +34,13 @@ def check_backend_installed(environ=None):
             f"KERAS_BACKEND={backend!r}."
         )
     if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
-        extra = BACKEND_EXTRAS[backend]
-        how = (
-            f"pip install 'keras-avl[{extra}]'"
-            if extra
-            else f"pip install {BACKEND_MODULES[backend]}"
-        )
+        installed = [name for name, module in BACKEND_MODULES.items()
+                     if importlib.util.find_spec(module) is not None]
         raise ValueError(
             f"KERAS_BACKEND={backend!r} but the package "
-            f"{BACKEND_MODULES[backend]!r} is not installed: run `{how}`, or set "
-            "KERAS_BACKEND to an installed backend (tensorflow or jax)."
+            f"{BACKEND_MODULES[backend]!r} is not installed: run `pip install "
+            f"'keras-avl[{BACKEND_EXTRAS[backend]}]'` (`pip install -e "
+            f"'.[{BACKEND_EXTRAS[backend]}]'` in a checkout), or set KERAS_BACKEND "
+            f"to an installed backend ({', '.join(installed) or 'none installed'})."
         )
     return backend

@@ -38,10 +38,16 @@ def stderr_descriptor_silenced():
 
 def quiet_backend(environ=None):
     """Call before anything imports TensorFlow (or Keras): silences the
-    backend's C++ start-up and info lines for the rest of the process."""
+    backend's C++ start-up and info lines for the rest of the process.
+    TensorFlow is imported only where it is the backend (`KERAS_BACKEND`
+    unset or `tensorflow`) and installed."""
     environ = os.environ if environ is None else environ
     environ.setdefault(TF_LOG_LEVEL_VARIABLE, QUIET_TF_LOG_LEVEL)
-    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+    if (
+        environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow"
+        or "tensorflow" in sys.modules
+        or importlib.util.find_spec("tensorflow") is None
+    ):
         return
     with stderr_descriptor_silenced():
         import tensorflow  # noqa: F401  (its import-time lines go to /dev/null)

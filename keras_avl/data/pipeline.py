@@ -1,12 +1,12 @@
-"""`make_dataset`: `tf.data` pipelines for the three regimes of the paper.
+"""`make_dataset`: the batches of the three regimes of the paper, for every
+Keras backend.
 
 The visual features of a split are read into memory once when they fit
 (`visual_data_path`: `"memory"`, each batch one NumPy gather) and streamed
 from their HDF5 file batch by batch otherwise (`"stream"`: one contiguous row
 read per video), so AVE's 7.7 GB file never needs to fit in RAM; both paths
 give the same batches. Audio, labels, segment masks and orders are small and
-stay in memory. Batches are shuffled per epoch (a new permutation each pass)
-and prefetched. Every batch carries `segment_mask` (B, T), 1 = real segment:
+stay in memory. Batches are shuffled per epoch (a new permutation each pass). Every batch carries `segment_mask` (B, T), 1 = real segment:
 the models leave padded segments out of their outputs at real segments, of
 the loss and of the accuracy.
 
@@ -18,10 +18,20 @@ the loss and of the accuracy.
   reading) or of a video of another class (`"other-class"`, from the video
   labels), and its mask `segment_mask_negative`; targets are zeros (B,)
   (§3.7, AVTGML).
+
+The batches come from `AVEBatches`, a `keras.utils.PyDataset`: NumPy only,
+index-based (`batches[i]`), which `fit`/`evaluate`/`predict` read under
+TensorFlow, JAX and PyTorch alike, and it holds nothing process-wide itself.
+Under TensorFlow, Keras feeds it to `fit` through
+`tf.data.Dataset.from_generator`, whose generator TensorFlow keeps in its
+global graph (with the split's arrays and the `pass_index` callback, i.e. the
+model): `keras_avl.training` calls `AVEBatches.close()` after `fit`/`predict`
+so that a long `compare` does not keep every run's data and model.
 """
 
 
 import h5py
+import keras
 import numpy as np
 
 from keras_avl.data.ave_dataset import FEATURE_KEY, SPLITS
@@ -173,6 +183,182 @@ def other_class_indices(rng, classes):
     return negatives
 
 
+class AVEBatches(keras.utils.PyDataset):
+    """The `(inputs, targets)` batches of one split: a `keras.utils.PyDataset`.
+
+    Built by `make_dataset` (see it for the arguments and the batches).
+    `batches[i]` is batch i of the current pass; a pass begins at
+    `on_epoch_begin` (Keras calls it as each epoch of `fit`, `evaluate` or
+    `predict` begins; iterating `batches` begins one too) and draws its
+    shuffle order and negative audio from `numpy.random.default_rng([seed,
+    index])`, index the pass's. `close()` lets go of the split's arrays and
+    files (TensorFlow's `fit` keeps every dataset it read in its global graph
+    until `keras.backend.clear_session()`).
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_avl.data import generate_dataset, load_ave
+    >>> data = load_ave(generate_dataset(tempfile.mkdtemp() + "/ave", size="tiny"))
+    >>> batches = make_dataset(data, "test", "supervised", batch_size=3)
+    >>> len(batches), batches[2][0]["audio"].shape
+    (3, (2, 10, 8))
+    """
+
+    def __init__(self, sources, audio, masks, targets, rows, row_shape, batch_size,
+                 shuffle, seed, pass_index, negatives, classes):
+        super().__init__()
+        self._sources, self._audio, self._masks = sources, audio, masks
+        self._targets, self._rows, self._row_shape = targets, rows, row_shape
+        self._batch_size, self._shuffle, self._seed = batch_size, shuffle, seed
+        self._pass_index, self._negatives, self._classes = pass_index, negatives, classes
+        self._files = {}
+        # Without `pass_index`, counts completed passes only: a pass begun
+        # and abandoned (Keras' distributed fit peeks at one batch for the
+        # input shapes) must not shift the shuffle order of the passes that
+        # follow.
+        self._completed_passes = 0
+        self._open = False  # whether a pass has begun and not ended
+        self._drawn = None  # (pass index, items, negative items)
+        self._fresh = False  # drawn outside a pass, for the next one
+
+    def __len__(self):
+        return -(-len(self._sources) // self._batch_size)
+
+    def _draw(self, new_pass=False):
+        """The items (and negatives) of the current pass. A pass draws them
+        once as it begins; a batch read outside a pass (Keras' TensorFlow
+        adapter reads two for the shapes) draws them for the index that the
+        next pass will have, and that pass takes them over."""
+        index = self._completed_passes if self._pass_index is None else self._pass_index()
+        if self._drawn is None or self._drawn[0] != index or (new_pass and not self._fresh):
+            n = len(self._sources)
+            rng = np.random.default_rng([self._seed, index])
+            items = rng.permutation(n) if self._shuffle else np.arange(n)
+            if self._classes is not None:
+                negative = items[other_class_indices(rng, self._classes[items])]
+            elif self._negatives:
+                negative = items[negative_indices(rng, n)]
+            else:
+                negative = None
+            self._drawn = (index, items, negative)
+        self._fresh = not new_pass
+        return self._drawn
+
+    def on_epoch_begin(self):
+        self._draw(new_pass=True)
+        self._open = True
+
+    def on_epoch_end(self):
+        if self._open and self._pass_index is None:
+            self._completed_passes += 1
+        self._open = False
+        self._close_files()
+
+    def __iter__(self):
+        """One pass, begun and (when run to its end) ended."""
+        self.on_epoch_begin()
+        for index in range(len(self)):
+            yield self[index]
+        self.on_epoch_end()
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index {index} out of range for {len(self)} batches.")
+        if self._audio is None:
+            raise RuntimeError("These batches were closed (`close()`); make a new dataset.")
+        _, items, negative = self._drawn if self._open else self._draw()
+        start = index * self._batch_size
+        batch = items[start : start + self._batch_size]
+        if self._rows is not None:
+            visual = self._rows[batch]
+        else:
+            visual = np.empty((len(batch),) + self._row_shape, np.float32)
+            for k, item in enumerate(batch):
+                path, row = self._sources[item]
+                if path not in self._files:
+                    self._files[path] = h5py.File(path, "r")[FEATURE_KEY]
+                # HDF5 converts float64 files (AVE's release) to float32 here.
+                self._files[path].read_direct(visual, np.s_[row], np.s_[k])
+        inputs = {"visual": visual, "audio": self._audio[batch],
+                  "segment_mask": self._masks[batch]}
+        if negative is not None:
+            other = negative[start : start + self._batch_size]
+            inputs["audio_negative"] = self._audio[other]
+            inputs["segment_mask_negative"] = self._masks[other]
+        return inputs, self._targets[batch]
+
+    def _close_files(self):
+        for dataset in self._files.values():
+            dataset.file.close()
+        self._files = {}
+
+    def close(self):
+        """Lets go of the split's arrays, open files and `pass_index`."""
+        self._close_files()
+        self._audio = self._masks = self._targets = self._rows = None
+        self._sources, self._pass_index, self._drawn = [], None, None
+
+    def map(self, function, batches=None):
+        """These batches through `function(inputs, targets) -> batch`
+        (NumPy in, NumPy out), the first `batches` of each pass (default:
+        all): a `MappedBatches`."""
+        return MappedBatches(self, function, batches)
+
+
+class MappedBatches(keras.utils.PyDataset):
+    """The batches of an `AVEBatches` through a function (`AVEBatches.map`).
+
+    Args:
+        source: the `AVEBatches` (or `MappedBatches`) read.
+        function: `(inputs, targets) -> batch`, applied to each batch.
+        batches: how many of the source's batches a pass has (default all).
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_avl.data import generate_dataset, load_ave
+    >>> data = load_ave(generate_dataset(tempfile.mkdtemp() + "/ave", size="tiny"))
+    >>> inputs = make_dataset(data, "test", "weak", batch_size=3).map(lambda x, y: x)
+    >>> len(inputs), sorted(inputs[0])
+    (3, ['audio', 'segment_mask', 'visual'])
+    """
+
+    def __init__(self, source, function, batches=None):
+        super().__init__()
+        self._source, self._function = source, function
+        self._batches = len(source) if batches is None else batches
+        if not 0 <= self._batches <= len(source):
+            raise ValueError(
+                f"`batches` must be between 0 and the {len(source)} batches of the "
+                f"source; received batches={batches!r}."
+            )
+
+    def __len__(self):
+        return self._batches
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index {index} out of range for {len(self)} batches.")
+        return self._function(*self._source[index])
+
+    def on_epoch_begin(self):
+        self._source.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self._source.on_epoch_end()
+
+    __iter__ = AVEBatches.__iter__
+
+    def close(self):
+        """Closes the source (`AVEBatches.close`)."""
+        self._source.close()
+
+    def map(self, function, batches=None):
+        """As `AVEBatches.map`."""
+        return MappedBatches(self, function, batches)
+
+
 def make_dataset(
     data,
     split,
@@ -185,7 +371,8 @@ def make_dataset(
     data_path="auto",
     negative_sampling="any-video",
 ):
-    """A `tf.data.Dataset` of `(inputs, targets)` batches for `keras_avl.models`.
+    """The `(inputs, targets)` batches of a split for `keras_avl.models`: an
+    `AVEBatches` (a `keras.utils.PyDataset`, for every backend).
 
     Args:
         data: an `AVEData` (see `keras_avl.data.load_ave`).
@@ -202,9 +389,8 @@ def make_dataset(
             not count). A callable: called as each pass begins, it returns
             the pass's index; `keras_avl.training.train` gives the training
             split the epoch being trained
-            (`keras_avl.training.callbacks.DataPass`), since Keras' `fit` ends
-            an epoch at the dataset's cardinality without running the pass to
-            its end, so that the dataset would count no pass at all.
+            (`keras_avl.training.callbacks.DataPass`), so that epoch k draws
+            the same data in an uninterrupted run and in one resumed at k.
         data_path: `"memory"` (read the split's visual rows once), `"stream"`
             (read them batch by batch from the file) or `"auto"` (memory when
             they fit; see `visual_data_path`). The batches are the same.
@@ -213,10 +399,10 @@ def make_dataset(
             video labels, differs).
 
     Returns:
-        A dataset of `({"visual": (B,T,H,W,d_v), "audio": (B,T,d_a),
-        "segment_mask": (B,T) [, "audio_negative": (B,T,d_a),
-        "segment_mask_negative": (B,T)]}, targets)`, float32, with a known
-        cardinality (batches per epoch).
+        An `AVEBatches` of `len()` batches per pass, each `({"visual":
+        (B,T,H,W,d_v), "audio": (B,T,d_a), "segment_mask": (B,T) [,
+        "audio_negative": (B,T,d_a), "segment_mask_negative": (B,T)]},
+        targets)`, float32 NumPy arrays.
 
     Example:
 
@@ -227,8 +413,6 @@ def make_dataset(
     >>> tuple(inputs["visual"].shape), tuple(y.shape)
     ((4, 10, 7, 7, 8), (4, 10, 5))
     """
-    import tensorflow as tf
-
     check_choice("split", split, SPLITS)
     check_choice("regime", regime, REGIMES)
     check_choice("negative_sampling", negative_sampling, NEGATIVE_SAMPLINGS)
@@ -241,7 +425,8 @@ def make_dataset(
     shuffle = split == "train" if shuffle is None else bool(shuffle)
     if include_noisy is None:
         include_noisy = regime == "weak" and split == "train"
-    sources, audio, masks, targets = _split_items(data, split, regime, include_noisy)
+    sources, *arrays = _split_items(data, split, regime, include_noisy)
+    audio, masks, targets = (array.astype(np.float32, copy=False) for array in arrays)
     n = len(sources)
     negatives = regime == "unsupervised"
     classes = None
@@ -253,57 +438,5 @@ def make_dataset(
     row_shape = tuple(data.visual_shape[1:])
     in_memory = visual_data_path(data, split, regime, data_path, include_noisy)[0] == "memory"
     rows = read_visual_rows(sources, row_shape) if in_memory else None
-    # Without `pass_index`, counts completed passes only: an iterator
-    # abandoned mid-pass (Keras' distributed fit peeks at one batch for the
-    # input shapes) must not shift the shuffle order of the passes that follow.
-    completed_passes = 0
-
-    def batches():
-        nonlocal completed_passes
-        index = completed_passes if pass_index is None else pass_index()
-        rng = np.random.default_rng([seed, index])
-        items = rng.permutation(n) if shuffle else np.arange(n)
-        if classes is not None:
-            negative = items[other_class_indices(rng, classes[items])]
-        elif negatives:
-            negative = items[negative_indices(rng, n)]
-        else:
-            negative = None
-        files = {}
-        try:
-            for start in range(0, n, batch_size):
-                batch = items[start : start + batch_size]
-                if rows is not None:
-                    visual = rows[batch]
-                else:
-                    visual = np.empty((len(batch),) + row_shape, np.float32)
-                for k, item in enumerate(batch if rows is None else ()):
-                    path, row = sources[item]
-                    if path not in files:
-                        files[path] = h5py.File(path, "r")[FEATURE_KEY]
-                    # HDF5 converts float64 files (AVE's release) to float32 here.
-                    files[path].read_direct(visual, np.s_[row], np.s_[k])
-                inputs = {"visual": visual, "audio": audio[batch], "segment_mask": masks[batch]}
-                if negatives:
-                    other = negative[start : start + batch_size]
-                    inputs["audio_negative"] = audio[other]
-                    inputs["segment_mask_negative"] = masks[other]
-                yield inputs, targets[batch]
-            completed_passes += 1
-        finally:
-            for dataset in files.values():
-                dataset.file.close()
-
-    spec = tf.TensorSpec
-    input_spec = {
-        "visual": spec((None,) + row_shape, tf.float32),
-        "audio": spec((None,) + audio.shape[1:], tf.float32),
-        "segment_mask": spec((None,) + masks.shape[1:], tf.float32),
-    }
-    if negatives:
-        input_spec["audio_negative"] = input_spec["audio"]
-        input_spec["segment_mask_negative"] = input_spec["segment_mask"]
-    signature = (input_spec, spec((None,) + targets.shape[1:], tf.float32))
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
-    return dataset.prefetch(2)
+    return AVEBatches(sources, audio, masks, targets, rows, row_shape, batch_size,
+                      shuffle, seed, pass_index, negatives, classes)

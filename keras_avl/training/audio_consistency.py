@@ -177,7 +177,7 @@ def val_batches(data, batch_size, seed):
 
     dataset = make_dataset(data, "val", "unsupervised", batch_size, shuffle=False,
                            seed=seed, negative_sampling="any-video")
-    return [{key: value.numpy() for key, value in inputs.items()} for inputs, _ in dataset]
+    return [inputs for inputs, _ in dataset]
 
 
 def selection_callbacks(selection, model, data, batch_size, seed):

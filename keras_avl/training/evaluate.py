@@ -149,8 +149,9 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True,
     # The split's videos only: the weak regime trains on the background-only
     # videos too, but they are not part of the split that is scored.
     inputs = make_dataset(data, split, run.regime, batch_size, shuffle=False,
-                          include_noisy=False).map(lambda x, y: x)
-    outputs = model.predict(inputs, verbose=0)
+                          include_noisy=False)
+    outputs = model.predict(inputs, verbose=0)  # reads the inputs of each batch
+    inputs.close()
     order = data.orders[split]
     true_classes = data.segment_labels[order].argmax(-1)
     valid = data.segment_mask[order] != 0

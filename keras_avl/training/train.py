@@ -27,6 +27,7 @@ sound gives (`keras_avl.training.audio_consistency`; no labels either).
 
 import contextlib
 import errno
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -489,7 +490,7 @@ def train(
                          data_path=data_path, negative_sampling=sampling)
             for split, index in (("train", data_pass), ("val", lambda: 0))
         )
-        steps = settings.get("steps_per_epoch") or int(train_data.cardinality())
+        steps = settings.get("steps_per_epoch") or len(train_data)
         if verbose:
             print(f"train step: {'XLA' if settings['jit_compile'] else 'without XLA'}",
                   flush=True)
@@ -527,7 +528,9 @@ def train(
             BestCheckpoint(run_dir / BEST_MODEL_FILE, monitor, mode,
                            monitored_best(history, monitor, mode)),
             metrics,
-            FlushedTensorBoard(str(run_dir / LOGS_DIR)),
+            # Keras' TensorBoard writes through TensorFlow: no logs without it.
+            *([FlushedTensorBoard(str(run_dir / LOGS_DIR))]
+              if importlib.util.find_spec("tensorflow") else []),
             TrainingBackup(run_dir / BACKUP_DIR, backup_state),
             *callbacks,
         ]
@@ -543,6 +546,10 @@ def train(
                 verbose=verbose,
                 shuffle=False,  # the dataset shuffles itself, once per epoch
             )
+        # TensorFlow's fit keeps its datasets in the global graph: let go of
+        # the split's arrays and of the model (through `data_pass`).
+        train_data.close()
+        val_data.close()
     metrics.completed = True
     with _disk_full_is_clear(run_dir):
         metrics.write()

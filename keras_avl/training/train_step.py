@@ -41,7 +41,8 @@ def resolve_jit_compile(jit_compile):
 
     Args:
         jit_compile: True/False as asked, or None ("auto"): XLA on JAX and on
-            a TensorFlow GPU, not on a CPU-only TensorFlow.
+            a TensorFlow GPU, not on a CPU-only TensorFlow, not on PyTorch
+            (True asks for `torch.compile`).
 
     Returns:
         True or False.
@@ -51,6 +52,10 @@ def resolve_jit_compile(jit_compile):
     >>> resolve_jit_compile(False), resolve_jit_compile(True)
     (False, True)
     """
+    if jit_compile is None and keras.backend.backend() == "torch":
+        # torch.compile (Keras' jit_compile on torch) recompiles for every batch
+        # shape and floods the terminal with dynamo warnings: eager by default.
+        return False
     if jit_compile is None:
         return not _tensorflow_cpu_only()
     return bool(jit_compile)

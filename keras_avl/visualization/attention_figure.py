@@ -39,8 +39,9 @@ def _attention_of_run(run, data, split, rows):
     from keras_avl.models import inference_model
 
     model = inference_model(run.load_model())
-    inputs = make_dataset(data, split, run.regime, 64, shuffle=False).map(lambda x, y: x)
+    inputs = make_dataset(data, split, run.regime, 64, shuffle=False)
     attention = model.predict(inputs, verbose=0).get("spatial_attention")
+    inputs.close()
     if attention is None:
         raise ValueError(f"Run {run.path} has no spatial attention (lambda) to draw.")
     return attention[rows]
