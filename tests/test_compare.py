@@ -191,7 +191,7 @@ def test_recorded_runs_of_other_settings_are_clear_errors(audio_table, tiny_root
     with pytest.raises(ValueError,
                        match=r"seed0: .*variant: recorded 'visual', this table 'audio'"):
         compare(runs, data=tiny_root, resume=True, **AUDIO)
-    (seed0 / "config.json").write_text(json.dumps(config))
+    (seed0 / "config.json").write_bytes(before[seed0 / "config.json"])
     (seed0 / "metrics.json").unlink()
     with pytest.raises(ValueError, match=r"seed0.*metrics.json records 0 epochs"):
         compare(runs, data=tiny_root, resume=True, **AUDIO)
