@@ -13,9 +13,10 @@ from keras_avl.models.psp import (
     PSPConfig,
     build_psp_supervised,
     build_psp_weak,
-    weak_fit_targets,
 )
+from keras_avl.data import class_shares
 from keras_avl.models.registry import fit_targets
+from tests.ave_fixtures import tiny_root  # noqa: F401
 from tests.numpy_reference import lstm_sequence, relu, sigmoid, softmax
 
 pytestmark = pytest.mark.multibackend
@@ -215,14 +216,30 @@ def test_weak_loss_is_bce_against_the_normalised_labels(rng):
     x, y = _inputs(rng), _segment_labels(rng)
     out_avg, _ = _weakly_psp_net(model, x["audio"], x["visual"], 0.095)
     prob_labels = y.sum(1) / T  # prob_label.h5: each class's share of the segments
-    fit_x, fit_y = weak_fit_targets(x, y)
-    np.testing.assert_allclose(fit_y["video_probabilities"], prob_labels, rtol=1e-6)
+    shares = class_shares(y, np.ones((B, T), "float32"))
+    np.testing.assert_allclose(shares, prob_labels, rtol=1e-6)
+    fit_x, fit_y = fit_targets(model)(x, shares)
     loss = model.evaluate(fit_x, fit_y, batch_size=B, verbose=0, return_dict=True)["loss"]
     np.testing.assert_allclose(loss, _bce(out_avg, prob_labels), rtol=1e-5)
-    # Video labels pass through: the noisy videos' all-background label.
-    video_labels = np.eye(C, dtype="float32")[[C - 1] * B]
-    np.testing.assert_array_equal(weak_fit_targets(x, video_labels)[1]["video_probabilities"],
-                                  video_labels)
+
+
+def test_weak_psp_trains_on_class_shares(tiny_root, tmp_path):
+    """`train` gives PSP's weak model the class shares of the training split
+    (the release's prob_label.h5), the other methods the video labels."""
+    from keras_avl.data import load_ave, make_dataset
+    from keras_avl.models.registry import weak_targets
+
+    data = load_ave(tiny_root)
+    batches = make_dataset(data, "train", "weak", batch_size=64, shuffle=False,
+                           weak_targets=weak_targets("psp"))
+    _, targets = batches[0]
+    order = data.orders["train"]
+    expected = data.segment_labels[order].mean(1)  # all segments real here
+    np.testing.assert_allclose(targets[: len(order)], expected, rtol=1e-6)
+    # The background-only videos keep their all-background label.
+    np.testing.assert_array_equal(targets[len(order):], data.noisy.video_labels)
+    _, video = make_dataset(data, "train", "weak", batch_size=64, shuffle=False)[0]
+    np.testing.assert_array_equal(video[: len(order)], data.video_labels[order])
 
 
 def test_builders_without_config_take_the_regime_defaults():

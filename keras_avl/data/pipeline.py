@@ -39,19 +39,38 @@ from keras_avl.regimes import NEGATIVE_SAMPLINGS, REGIMES
 from keras_avl.validation import check_choice, check_positive_int
 
 DATA_PATHS = ("auto", "memory", "stream")
+WEAK_TARGETS = ("video", "class-shares")
 # `data_path="auto"` holds a split in memory when it takes at most this share
 # of the memory available (train and val are held at once, beside the model).
 MEMORY_SHARE = 0.4
 
 
-def _split_items(data, split, regime, include_noisy):
+def class_shares(segment_labels, segment_mask):
+    """Per video and class, the share of its real segments labelled with that
+    class, background included (B, C): the weak target PSP's release reads
+    from `prob_label.h5` (github:jasongief/PSP_CVPR_2021 issue 7, "the
+    proportion of the background and event segments").
+
+    Example:
+
+    >>> labels = np.eye(3, dtype="float32")[[[0, 0, 2, 2, 2]]]
+    >>> class_shares(labels, np.array([[1, 1, 1, 1, 0]], "float32")).tolist()
+    [[0.5, 0.0, 0.5]]
+    """
+    counts = (segment_labels * segment_mask[..., None]).sum(axis=1)
+    return counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1.0)
+
+
+def _split_items(data, split, regime, include_noisy, weak_targets="video"):
     """Where each video of the split lives: (file, row) pairs, audio, segment
     masks, targets."""
     order = data.orders[split]
     sources = [(data.visual_path, row) for row in order]
     audio = [data.audio[order]]
     masks = [data.segment_mask[order]]
-    if regime == "weak":
+    if regime == "weak" and weak_targets == "class-shares":
+        targets = [class_shares(data.segment_labels[order], data.segment_mask[order])]
+    elif regime == "weak":
         targets = [data.video_labels[order]]
     elif regime == "supervised":
         targets = [data.segment_labels[order]]
@@ -370,6 +389,7 @@ def make_dataset(
     pass_index=None,
     data_path="auto",
     negative_sampling="any-video",
+    weak_targets="video",
 ):
     """The `(inputs, targets)` batches of a split for `keras_avl.models`: an
     `AVEBatches` (a `keras.utils.PyDataset`, for every backend).
@@ -397,6 +417,9 @@ def make_dataset(
         negative_sampling: unsupervised regime: `"any-video"` (any other
             video) or `"other-class"` (a video whose label, the argmax of the
             video labels, differs).
+        weak_targets: weak regime: `"video"` (the video labels) or
+            `"class-shares"` (`class_shares` of the segment labels; the
+            background-only videos keep their all-background label).
 
     Returns:
         An `AVEBatches` of `len()` batches per pass, each `({"visual":
@@ -416,6 +439,7 @@ def make_dataset(
     check_choice("split", split, SPLITS)
     check_choice("regime", regime, REGIMES)
     check_choice("negative_sampling", negative_sampling, NEGATIVE_SAMPLINGS)
+    check_choice("weak_targets", weak_targets, WEAK_TARGETS)
     batch_size = check_positive_int("batch_size", batch_size)
     if pass_index is not None and not callable(pass_index):
         raise TypeError(
@@ -425,7 +449,7 @@ def make_dataset(
     shuffle = split == "train" if shuffle is None else bool(shuffle)
     if include_noisy is None:
         include_noisy = regime == "weak" and split == "train"
-    sources, *arrays = _split_items(data, split, regime, include_noisy)
+    sources, *arrays = _split_items(data, split, regime, include_noisy, weak_targets)
     audio, masks, targets = (array.astype(np.float32, copy=False) for array in arrays)
     n = len(sources)
     negatives = regime == "unsupervised"

@@ -35,12 +35,14 @@ video's segments labelled with it (background included; the code's author on
 github:jasongief/PSP_CVPR_2021 issue 7: "the proportion of the background and
 event segments"; e.g. 0.2 event, 0.8 background for an event over 2 of 10
 segments), and for the 178 background-only videos their label
-(`labels_noisy.h5`, all background). `weak_fit_targets` derives it from
-segment labels (B, T, C); it cannot be derived from one-hot video labels
-(`mil_labels.h5`), which it passes through unchanged: those are the release's
-target only for videos whose segments all carry one class. The release's weak
-target thus carries segment-level information (how many segments are
-background).
+(`labels_noisy.h5`, all background). It cannot be derived from one-hot
+video labels (`mil_labels.h5`): the registry marks PSP's weak model as
+training on `weak_targets="class-shares"`, and `train` has the data
+pipeline compute them from the segment labels of the training split
+(`keras_avl.data.class_shares`; the val split keeps the video labels, so
+that every method's epoch is chosen by the same video accuracy). The
+release's weak target thus carries segment-level information (how many
+segments are background).
 
 Initialisation: where the code re-initialises a layer (Xavier-uniform: the
 attention's weights, the PSP block, `L1`, `L2`), Keras' `glorot_uniform`;
@@ -53,15 +55,14 @@ Segment masks (`segment_mask`, clips shorter than T; PSP's code has none): the
 BiLSTMs skip padded segments, the PSP block propagates from real segments only
 and gives padded ones no similarity, the weak video scores average the real
 segments, the segment probabilities carry the mask (Keras leaves padded
-segments out of the cross-entropy and the accuracy), and the AVPS loss and
-`weak_fit_targets` read the real segments from the labels that `fit_targets`
-zeroes at padding.
+segments out of the cross-entropy and the accuracy), the AVPS loss reads
+the real segments from the labels that `fit_targets` zeroes at padding, and
+the class shares count the real segments only.
 """
 
 import dataclasses
 
 import keras
-import numpy as np
 
 from keras_avl.layers import AudioGuidedAttention, PositiveSamplePropagation, SegmentScoreWeighting
 from keras_avl.losses import AVPSLoss, probability_binary_crossentropy
@@ -193,7 +194,7 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
 def build_psp_weak(config=None, compile=True, optimizer=None):
     """PSP for video labels (`weakly_model.py`): outputs `video_probabilities`
     (B, C), trained with the BCE against the video's normalised label
-    (`weak_fit_targets`), and `segment_probabilities` (B, T, C), without loss.
+    (class shares, `keras_avl.data.class_shares`), and `segment_probabilities` (B, T, C), without loss.
 
     Example:
 
@@ -219,38 +220,3 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     if compile:
         compile_video_classifier(model, config, probability_binary_crossentropy, optimizer)
     return model
-
-
-def normalised_video_labels(segment_labels):
-    """`prob_label.h5` of the release from one-hot segment labels (B, T, C):
-    per class, the share of the video's real segments labelled with it (rows
-    of zeros, the padded segments, count for nothing).
-
-    Operators only (no reduction op): it runs on NumPy arrays and on the
-    tensors of a `tf.data` map alike.
-
-    Example:
-
-    >>> import numpy as np
-    >>> labels = np.eye(3, dtype="float32")[[[0, 0, 2, 2, 2]]]
-    >>> labels[0, -1] = 0.0  # a padded segment
-    >>> normalised_video_labels(labels).tolist()
-    [[0.5, 0.0, 0.5]]
-    """
-    counts = sum(segment_labels[:, t] for t in range(segment_labels.shape[1]))
-    real = counts @ np.ones((segment_labels.shape[-1], 1), "float32")
-    # + 1e-12: a video without real segments gets zeros (0 / 1e-12), others
-    # are unchanged in float32.
-    return counts / (real + 1e-12)
-
-
-def weak_fit_targets(x, y):
-    """The `(x, y) -> (x, targets)` map of the weak PSP model: each output's
-    target is the release's normalised video label, `normalised_video_labels`
-    of segment labels `y` (B, T, C) (zeroed at the padded segments, as
-    `keras_avl.models.registry.real_segment_labels` gives them); video labels
-    `y` (B, C) pass through unchanged (one-hot: the release's target for a
-    video whose segments all carry one class, e.g. a background-only one)."""
-    if len(y.shape) == 3:
-        y = normalised_video_labels(y)
-    return x, {"video_probabilities": y, "segment_probabilities": y}

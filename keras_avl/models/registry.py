@@ -51,6 +51,10 @@ class Method:
             alpha and gamma): `config(regime=...)` applies them, so that
             `train`, `compare` and the Python API build the released model of
             each regime alike.
+        weak_targets: what its weak model trains on (`make_dataset`'s
+            `weak_targets`): `"video"` labels, or PSP's `"class-shares"`
+            (each class's share of the video's segments, its release's
+            `prob_label.h5`).
     """
 
     name: str
@@ -59,6 +63,7 @@ class Method:
     reference: str
     defaults: dict = dataclasses.field(default_factory=dict)
     regime_defaults: dict = dataclasses.field(default_factory=dict)
+    weak_targets: str = "video"
 
     @property
     def regimes(self):
@@ -121,7 +126,8 @@ METHODS = {
                "Lin, Li & Wang, ICASSP 2019"),
         Method("psp", PSPConfig,
                {"supervised": build_psp_supervised, "weak": build_psp_weak},
-               "Zhou et al., CVPR 2021", regime_defaults=PSP_REGIME_DEFAULTS),
+               "Zhou et al., CVPR 2021", regime_defaults=PSP_REGIME_DEFAULTS,
+               weak_targets="class-shares"),
         Method("cmbs", CMBSConfig,
                {"supervised": build_cmbs_supervised, "weak": build_cmbs_weak},
                "Xia & Zhao, CVPR 2022", regime_defaults=CMBS_REGIME_DEFAULTS),
@@ -151,6 +157,17 @@ def get(name):
             f"{sorted(METHODS)}, and the paper's variants {sorted(VARIANTS)}."
         )
     return METHODS[name]
+
+
+def weak_targets(name):
+    """The weak training targets of model `name` (a method or a variant).
+
+    Example:
+
+    >>> weak_targets("psp"), weak_targets("paper-plus")
+    ('class-shares', 'video')
+    """
+    return METHODS[name].weak_targets if name in METHODS else "video"
 
 
 def config_class(method):

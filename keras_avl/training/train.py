@@ -469,7 +469,8 @@ def train(
         check_mixed_precision()
     keras.utils.set_random_seed(settings["seed"])
     with distribution_scope(settings.get("distribute", "none")) as replicas, \
-            precision_policy(settings.get("mixed_precision", False)):
+            precision_policy(settings.get("mixed_precision", False),
+                             policy=settings.get("protocol", {}).get("dtype_policy")):
         check_global_batch(settings["batch_size"], replicas)
         if verbose:
             for split in ("train", "val"):
@@ -484,11 +485,17 @@ def train(
         # The train split draws the pass of each epoch; the val split the same
         # negative audio every epoch, so that the epochs are compared on the
         # same pairs.
+        # PSP's weak model trains on class shares (its release's target); the
+        # val split keeps the video labels, so that every method's epoch is
+        # chosen by the same video accuracy.
         train_data, val_data = (
             make_dataset(data, split, run.regime, settings["batch_size"],
                          seed=settings["seed"], pass_index=index,
-                         data_path=data_path, negative_sampling=sampling)
-            for split, index in (("train", data_pass), ("val", lambda: 0))
+                         data_path=data_path, negative_sampling=sampling,
+                         weak_targets=targets)
+            for split, index, targets in (
+                ("train", data_pass, registry.weak_targets(run.variant)),
+                ("val", lambda: 0, "video"))
         )
         steps = settings.get("steps_per_epoch") or len(train_data)
         if verbose:
