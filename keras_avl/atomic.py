@@ -1,6 +1,7 @@
 """Atomic file writes: a file is either absent or complete, never half-written."""
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -44,3 +45,29 @@ def atomic_write_text(path, text):
     """Writes `text` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def disk_full_is_clear(writing, state):
+    """A full disk inside the block: an `OSError(ENOSPC)` that says what was
+    being written (`writing`) and what is left and how to go on (`state`);
+    other errors pass unchanged.
+
+    Example:
+
+    >>> import errno
+    >>> try:
+    ...     with disk_full_is_clear("x.md", "x.md is untouched"):
+    ...         raise OSError(errno.ENOSPC, "full")
+    ... except OSError as error:
+    ...     print(error.strerror)
+    No space left on device while writing x.md ([Errno 28] full); x.md is untouched
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise OSError(errno.ENOSPC, f"No space left on device while writing {writing} "
+                                    f"({error}); {state}") from error
+

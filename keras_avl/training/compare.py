@@ -20,14 +20,13 @@ leaves the previous ones whole. The terminal shows runs done / total, the
 time of each run and the ETA.
 """
 
-import errno
 import json
 import shlex
 import statistics
 import time
 from pathlib import Path
 
-from keras_avl.atomic import atomic_path
+from keras_avl.atomic import atomic_path, disk_full_is_clear
 from keras_avl.models import REGIMES
 from keras_avl.models.registry import model_names
 from keras_avl.runs import CONFIG_FILE, METRICS_FILE, load_run
@@ -242,19 +241,12 @@ def _write_table(output, rows, title):
     """The table and its JSON, both written beside and renamed together."""
     output = Path(output)
     json_path = output.with_suffix(".json")
-    try:
-        with atomic_path(output) as table, atomic_path(json_path) as copy:
-            table.write_text(markdown_table(rows, title), encoding="utf-8")
-            copy.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    except OSError as error:
-        if error.errno != errno.ENOSPC:
-            raise
-        raise OSError(
-            errno.ENOSPC,
-            f"No space left on device while writing {output} and {json_path} "
-            f"({error}); the previous files, if any, are untouched and the runs are "
-            "finished: free space and re-run with --resume.",
-        ) from error
+    with disk_full_is_clear(f"{output} and {json_path}",
+                            "the previous files, if any, are untouched and the runs are "
+                            "finished: free space and re-run with --resume."), \
+            atomic_path(output) as table, atomic_path(json_path) as copy:
+        table.write_text(markdown_table(rows, title), encoding="utf-8")
+        copy.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
 class _Progress:

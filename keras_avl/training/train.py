@@ -25,13 +25,12 @@ consistent over time with the video's own sound, beyond what another video's
 sound gives (`keras_avl.training.audio_consistency`; no labels either).
 """
 
-import contextlib
-import errno
 import importlib.util
 import json
 import os
 from pathlib import Path
 
+from keras_avl.atomic import disk_full_is_clear
 from keras_avl.data import make_dataset, resolve_data
 from keras_avl.data.pipeline import DATA_PATHS, visual_data_path
 from keras_avl.determinism import enable_determinism
@@ -114,21 +113,12 @@ def _check_best_checkpoint(run, history, monitor, mode):
         ) from error
 
 
-@contextlib.contextmanager
 def _disk_full_is_clear(run_dir):
     """A full disk while the run writes its files: an error that says so and
     how to go on (the files are renamed into place, so none is half-written)."""
-    try:
-        yield
-    except OSError as error:
-        if error.errno != errno.ENOSPC:
-            raise
-        raise OSError(
-            errno.ENOSPC,
-            f"No space left on device while writing the run {run_dir} ({error}). Its "
-            "files are those of the last complete epoch, none half-written: free "
-            "space and continue it with resume=True (CLI: --resume).",
-        ) from error
+    return disk_full_is_clear(
+        f"the run {run_dir}", "its files are those of the last complete epoch, none "
+        "half-written: free space and continue it with resume=True (CLI: --resume).")
 
 
 def recorded_protocol(recorded):
