@@ -162,7 +162,7 @@ def test_tune_cli_with_a_backend_not_installed_says_what_to_do(monkeypatch, caps
         pytest.skip("torch is installed here")
     monkeypatch.setenv("KERAS_BACKEND", "torch")
     assert main(["tune", "--regime", "supervised"]) == 2
-    assert "pip install torch" in capsys.readouterr().err
+    assert "pip install 'keras-avl[torch]'" in capsys.readouterr().err
 
 
 def test_tune_cli_bad_search_space_file_is_one_line_error(tmp_path, monkeypatch, capsys):
