@@ -119,8 +119,16 @@ class PSPConfig(MethodConfig):
 REGIME_DEFAULTS = {"weak": {"threshold": 0.095}}
 
 
-def _regime_config(config, regime):
-    return config or PSPConfig().replace(**REGIME_DEFAULTS.get(regime, {}))
+def regime_config(regime):
+    """The released config of `regime`: `PSPConfig()` with `REGIME_DEFAULTS`
+    (as `keras_avl.models.cmbs.regime_config`).
+
+    Example:
+
+    >>> regime_config("weak").threshold, regime_config("supervised").threshold
+    (0.095, 0.099)
+    """
+    return PSPConfig().replace(**REGIME_DEFAULTS.get(regime, {}))
 
 
 def _segment_scores(config, inputs, mask, weak):
@@ -173,7 +181,7 @@ def build_psp_supervised(config=None, compile=True, optimizer=None):
     >>> model.get_layer("segment_probabilities").output.shape
     (None, 10, 3)
     """
-    config = _regime_config(config, "supervised")
+    config = config or regime_config("supervised")
     inputs = model_inputs(config)
     scores, similarity = _segment_scores(config, inputs, real_segments(inputs), weak=False)
     outputs = {
@@ -203,7 +211,7 @@ def build_psp_weak(config=None, compile=True, optimizer=None):
     >>> build_psp_weak(config).get_layer("video_probabilities").output.shape
     (None, 3)
     """
-    config = _regime_config(config, "weak")
+    config = config or regime_config("weak")
     inputs = model_inputs(config)
     mask = real_segments(inputs)
     scores, _ = _segment_scores(config, inputs, mask, weak=True)
