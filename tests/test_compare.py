@@ -163,8 +163,9 @@ def test_a_compare_killed_mid_evaluation_resumes_to_the_same_table(
         return evaluate(run, split)
 
     monkeypatch.setattr(module, "evaluate", killed_at_the_second)
-    with pytest.raises(KeyboardInterrupt):
-        compare(tmp_path / "runs", data=tiny_root, output=tmp_path / "table.md", **AUDIO)
+    with pytest.raises(KeyboardInterrupt):  # in this process, where the patch applies
+        compare(tmp_path / "runs", data=tiny_root, output=tmp_path / "table.md",
+                isolate_runs=False, **AUDIO)
     assert not (tmp_path / "table.md").exists()
     monkeypatch.setattr(module, "evaluate", evaluate)
     capsys.readouterr()
@@ -176,6 +177,26 @@ def test_a_compare_killed_mid_evaluation_resumes_to_the_same_table(
     out = capsys.readouterr().out
     assert "[1/2] supervised-audio seed 0: reused" in out
     assert "[2/2] supervised-audio seed 1: reused" in out and "ETA" in out
+
+
+def test_runs_in_fresh_processes_equal_runs_in_this_one(
+        audio_table, tiny_root, tmp_path, monkeypatch):
+    """The table's runs (`audio_table`: one fresh process per run, the
+    default) are those of a compare of the same runs in this process; and
+    the default never trains in the caller's process."""
+    root, rows = audio_table
+    module = sys.modules["keras_avl.training.compare"]
+    here = compare(tmp_path / "runs", data=tiny_root, isolate_runs=False, **AUDIO)
+    for key in ("segment_accuracy", "per_seed"):
+        assert [json.dumps(row[key], default=str).replace(str(tmp_path), "X") for row in here] \
+            == [json.dumps(row[key], default=str).replace(str(root), "X") for row in rows]
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("trained in the caller's process")
+
+    monkeypatch.setattr(module, "train", not_here)
+    again = compare(tmp_path / "fresh", data=tiny_root, **{**AUDIO, "seeds": 1})
+    assert again[0]["segment_accuracy"]["values"] == rows[0]["segment_accuracy"]["values"][:1]
 
 
 def test_recorded_runs_of_other_settings_are_clear_errors(audio_table, tiny_root, tmp_path):

@@ -51,7 +51,7 @@ def main(argv=None):
 @reports_errors
 def _run_with_backend(args):
     from keras_avl.cli.backend import check_backend_installed
-    from keras_avl.cli.quiet import quiet_backend
+    from keras_avl.quiet import quiet_backend
 
     check_backend_installed()  # before any command imports Keras
     if not args.backend_logs:

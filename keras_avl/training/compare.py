@@ -18,6 +18,11 @@ interrupted), and each run's evaluation is recomputed. The table and its JSON
 are written beside and renamed together at the end: a kill or a full disk
 leaves the previous ones whole. The terminal shows runs done / total, the
 time of each run and the ETA.
+
+Each run is trained and evaluated in a fresh Python process
+(`keras_avl.fresh_process`): the caller's memory stays flat however many runs
+a table has, and a run starts from the same state as its recorded `keras-avl
+train` command run alone.
 """
 
 import json
@@ -27,6 +32,7 @@ import time
 from pathlib import Path
 
 from keras_avl.atomic import atomic_path, disk_full_is_clear
+from keras_avl.fresh_process import call_in_fresh_process
 from keras_avl.models import REGIMES
 from keras_avl.models.registry import model_names
 from keras_avl.runs import CONFIG_FILE, METRICS_FILE, load_run
@@ -249,6 +255,13 @@ def _write_table(output, rows, title):
         copy.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
+def train_and_evaluate(run_dir, given, overrides, resume, verbose, split):
+    """One run of a `compare` row: `train` (or continue) it, then evaluate it
+    on `split`. Returns the evaluation and the run's training settings."""
+    run = train(run_dir, **given, resume=resume, verbose=verbose, **overrides)
+    return evaluate(run, split), run.training
+
+
 class _Progress:
     """Runs done / total, the time of each run and the ETA, on the terminal."""
 
@@ -287,6 +300,7 @@ def compare(
     seeds=None,
     selection=DEFAULT_SELECTION,
     protocol=None,
+    isolate_runs=True,
     **model_overrides,
 ):
     """Trains every (regime, model) pair with every seed into
@@ -324,6 +338,11 @@ def compare(
         seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
         selection: the unsupervised regime's epoch selection (as `train`); the
             other regimes are trained with their default.
+        isolate_runs: train and evaluate each run in a fresh Python process
+            (`keras_avl.fresh_process`), so that the process's memory stays
+            flat over any number of runs and each run starts as its recorded
+            `train_command` run alone; False: all in this process (faster to
+            start; TensorFlow then keeps each run's traced graphs).
 
     Returns:
         A list of row dicts: regime, variant, seeds, epochs, a summary
@@ -373,15 +392,15 @@ def compare(
                 try:
                     if recorded:
                         check_recorded_run(run_dir, given, model_overrides)
-                    run = train(run_dir, **given, resume=recorded, verbose=verbose,
-                                **model_overrides)
+                    work = (run_dir, given, model_overrides, recorded, verbose, split)
+                    result, training = (call_in_fresh_process(train_and_evaluate, *work)
+                                        if isolate_runs else train_and_evaluate(*work))
                 except ValueError as error:
                     if regime == "unsupervised" and not run_dir.exists():
                         print(f"Skipped {regime}/{variant}: {error}")
                         progress.total -= len(seeds)
                         break
                     raise
-                result = evaluate(run, split)
                 progress.report(f"{regime}-{variant} seed {run_seed}",
                                 time.monotonic() - started, not finished)
                 per_seed.append({
@@ -393,7 +412,7 @@ def compare(
                         run_dir, regime, variant, data, epochs, batch_size,
                         learning_rate, run_seed, model_overrides, embedded_size,
                         selections[regime], _chosen_protocol(protocol, variant, regime),
-                        run.training["jit_compile"]),
+                        training["jit_compile"]),
                     "evaluate_command": shlex.join(
                         ["keras-avl", "evaluate", str(run_dir), "--split", split]),
                 })
@@ -404,7 +423,7 @@ def compare(
                 "variant": variant,
                 "split": split,
                 "seeds": seeds,
-                "epochs": run.training["epochs"],
+                "epochs": training["epochs"],
                 **{key: summarize(r[key] for r in per_seed) for key in METRICS + CHANCES},
                 "localization_note": per_seed[0]["localization_note"],
                 "per_seed": per_seed,
