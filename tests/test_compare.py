@@ -262,3 +262,49 @@ def test_each_recorded_train_command_reproduces_its_row_alone(tiny_root, tmp_pat
         recorded = json.loads((Path(run["run_dir"]) / "metrics.json").read_text())
         assert metrics["history"] == recorded["history"]
         assert metrics["evaluation"]["test"]["segment_accuracy"] == run["segment_accuracy"]
+
+
+def test_a_compare_killed_at_a_random_moment_resumes_to_the_same_table(
+        audio_table, tiny_root, tmp_path):
+    """`kill -9` of the whole `keras-avl compare` (its run's process dies with
+    it) at a random moment, then `--resume`: the uninterrupted table."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import time
+
+    root, _ = audio_table
+    words = [sys.executable, "-m", "keras_avl.cli.main", "compare", "--models", "audio",
+             "--data", str(tiny_root), "--epochs", "1", "--seeds", "2", "--verbose", "0",
+             "--runs-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "table.md"),
+             *SETS]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    killed = subprocess.Popen(words, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+
+    def processes():  # the compare's children: a run's process, the resource tracker
+        listed = Path(f"/proc/{killed.pid}/task/{killed.pid}/children")
+        return listed.read_text().split() if listed.exists() else []
+
+    def alive(pid):
+        status = Path(f"/proc/{pid}/status")
+        return status.exists() and "\nState:\tZ" not in status.read_text()
+
+    started = time.monotonic()
+    while len(processes()) < 2 and time.monotonic() - started < 120:
+        time.sleep(0.2)  # until the first run's process is up
+    moment = random.Random().uniform(0.0, 8.0)  # a new moment at every run of the suite
+    time.sleep(moment)
+    children = processes()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    time.sleep(2)  # its run's process receives the parent-death signal
+    assert children, "the compare ended before it could be killed"
+    assert not [pid for pid in children if alive(pid)], \
+        f"killed {moment:.1f} s into its runs: a process of the compare lives on"
+    resumed = subprocess.run(words + ["--resume"], env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, (moment, resumed.stderr[-3000:])
+    assert (tmp_path / "table.md").read_text().replace(str(tmp_path), "X") == \
+        (root / "table.md").read_text().replace(str(root), "X"), f"killed {moment:.1f} s into its runs"
