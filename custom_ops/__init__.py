@@ -2,6 +2,6 @@
 `keras_avl.ops`: `fused_mfb`, the MFB attention of eqs. 3-6 with less work
 than the reference `MFBPooling` path."""
 
-from keras_avl.ops.fused_mfb import SUPPORTED_BACKENDS, fused_mfb
+from keras_avl.ops.fused_mfb import SUPPORTED_BACKENDS, fused_mfb, in_xla_program, xla_program
 
-__all__ = ["SUPPORTED_BACKENDS", "fused_mfb"]
+__all__ = ["SUPPORTED_BACKENDS", "fused_mfb", "in_xla_program", "xla_program"]
