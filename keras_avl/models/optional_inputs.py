@@ -35,10 +35,14 @@ class OptionalInputsModel(keras.Model):
     def _with_optional_inputs(self, inputs):
         if not isinstance(inputs, dict):
             return inputs
+        # A functional model lists its `keras.layers.InputLayer`s among its
+        # layers; `optional` is what `keras.Input(optional=True)` set.
         missing = {
-            tensor.name: None
-            for tensor in self.inputs
-            if tensor._keras_history.operation.optional and tensor.name not in inputs
+            layer.output.name: None
+            for layer in self.layers
+            if isinstance(layer, keras.layers.InputLayer)
+            and layer.optional
+            and layer.output.name not in inputs
         }
         return {**inputs, **missing} if missing else inputs
 
