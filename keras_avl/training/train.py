@@ -402,7 +402,6 @@ def train(
     from keras_avl.training.callbacks import (
         BestCheckpoint,
         DataPass,
-        FlushedTensorBoard,
         RunMetrics,
         TrainingBackup,
         monitored_best,
@@ -526,7 +525,10 @@ def train(
                            monitored_best(history, monitor, mode)),
             metrics,
             # Keras' TensorBoard writes through TensorFlow: no logs without it.
-            *([FlushedTensorBoard(str(run_dir / LOGS_DIR))]
+            # Each epoch's scalars reach the disk as the epoch ends (a killed
+            # run keeps them): TensorFlow flushes a writer as Keras leaves its
+            # `as_default()` block (tests/test_tensorboard_logs.py).
+            *([keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR))]
               if importlib.util.find_spec("tensorflow") else []),
             TrainingBackup(run_dir / BACKUP_DIR, backup_state),
             *callbacks,
