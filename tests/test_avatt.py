@@ -18,7 +18,7 @@ from keras_avl.models import (
 )
 from keras_avl.models.step_lr import StepLR
 from keras_avl.models.variants import DEFAULT_PROTOCOLS
-from keras_avl.training.protocols import get_protocol, resolve_protocol
+from keras_avl.protocols import get_protocol, resolve_protocol
 from tests.numpy_reference import lstm_sequence, relu, sigmoid, softmax
 
 pytestmark = pytest.mark.multibackend

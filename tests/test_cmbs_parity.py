@@ -373,7 +373,7 @@ def test_cmbs_trains_under_the_float64_policy_of_its_protocols(rng, build):
     """The code trains in float64 (`model.double()`): the cmbs-cvpr22-*
     protocols name that policy, and the model builds and takes a step in it."""
     from keras_avl.precision import precision_policy
-    from keras_avl.training.protocols import PROTOCOLS
+    from keras_avl.protocols import PROTOCOLS
 
     assert {name: p.dtype_policy for name, p in PROTOCOLS.items() if p.dtype_policy} == {
         "cmbs-cvpr22-supervised": "float64", "cmbs-cvpr22-weak": "float64"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_avl.models import AVLConfig
-from keras_avl.training.protocols import (
+from keras_avl.protocols import (
     PROTOCOLS,
     get_protocol,
     own_protocol,

@@ -57,7 +57,7 @@ from keras_avl.training.audio_consistency import (
     check_selection,
     selection_callbacks,
 )
-from keras_avl.training.protocols import OWN, Protocol, own_protocol, resolve_protocol
+from keras_avl.protocols import OWN, Protocol, own_protocol, resolve_protocol
 from keras_avl.training.train_step import configure_train_step, resolve_jit_compile
 from keras_avl.validation import check_choice, check_positive_int
 
@@ -364,7 +364,7 @@ def train(
             the run's settings and re-applied on resume. False lets TensorFlow
             choose other kernels: on the 2-core CPU about a third faster, and a
             different result for the same seed.
-        protocol: a named training recipe (`keras_avl.training.protocols`,
+        protocol: a named training recipe (`keras_avl.protocols`,
             e.g. `"psp-cvpr21-supervised"`, `"ave-eccv18-supervised"`): it sets
             the batch size, the learning rate and its schedule, the loss, the
             gradient clipping, the config values of the recipe (overrides
