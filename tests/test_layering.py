@@ -22,7 +22,7 @@ def test_importing_the_data_package_does_not_import_keras():
 # kernels. None of them may import (at module level or inside a function)
 # from the packages above: training, tuning, the command line, figures.
 BELOW_TRAINING = ["keras_avl/*.py", "keras_avl/data", "keras_avl/features", "keras_avl/layers",
-                  "keras_avl/losses", "keras_avl/models", "custom_ops"]
+                  "keras_avl/losses", "keras_avl/models", "keras_avl/ops"]
 ABOVE = ("keras_avl.training", "keras_avl.tuning", "keras_avl.cli", "keras_avl.visualization")
 
 
