@@ -184,9 +184,12 @@ def mfb_step(layer, visual, audio, cotangents):
         return step, args, memory
     import tensorflow as tf
 
+    from keras_avl.ops import xla_program
+
     @tf.function(jit_compile=True)
     def step(visual, audio):
-        with tf.GradientTape() as tape:
+        # Declared, so that the fused op joins this XLA program.
+        with xla_program(), tf.GradientTape() as tape:
             tape.watch([visual, audio])
             attended, attention = layer([visual, audio])
             loss = tf.reduce_sum(attended * attended_cotangent) + tf.reduce_sum(

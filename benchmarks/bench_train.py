@@ -100,6 +100,26 @@ def model_config(variant, visual_dim, smoke=False):
     return variant_config(variant, base)
 
 
+def nested_layers(layer, seen=None):
+    """The layer and every layer in it: a model's `layers`, a layer's public
+    attributes that are layers (AVFB's `mfb`, a Bidirectional's
+    `forward_layer`), recursively; Keras has no public walk of its own."""
+    import keras
+
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    yield layer
+    if isinstance(layer, keras.Model):
+        children = layer.layers
+    else:
+        children = [value for name, value in vars(layer).items()
+                    if not name.startswith("_") and isinstance(value, keras.layers.Layer)]
+    for child in children:
+        yield from nested_layers(child, seen)
+
+
 def build(variant, options, visual_dim, smoke=False):
     """The compiled supervised model of a variant, set up as `options` say."""
     import keras
@@ -111,7 +131,7 @@ def build(variant, options, visual_dim, smoke=False):
 
     with precision_policy(options["mixed"], gpu=False):
         model = build_supervised(model_config(variant, visual_dim, smoke))
-    for layer in model._flatten_layers():
+    for layer in nested_layers(model):
         if isinstance(layer, MFBPooling):
             layer.fused = options["fused"]
         if isinstance(layer, keras.layers.RNN):

@@ -13,6 +13,7 @@ from pathlib import Path
 from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES, AVLConfig
 from keras_avl.models.registry import config_class
+from keras_avl.protocols import get_protocol
 
 CONFIG_FILE = "config.json"
 BEST_MODEL_FILE = "best.keras"
@@ -112,8 +113,6 @@ def _with_legacy_protocol(data, regime):
     left `AVLConfig` record `"protocol": "ave-eccv18"` in `model_config`
     (AVE-ECCV18's loss and StepLR, for the epochs recorded): it becomes the
     protocol `ave-eccv18-<regime>` of the training settings."""
-    from keras_avl.training.protocols import get_protocol
-
     training = dict(data.get("training", {}))
     legacy = data["model_config"].get("protocol")
     if legacy == "ave-eccv18":

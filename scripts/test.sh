@@ -38,7 +38,7 @@ make_venv jax jax,tensorflow,dev
 make_venv torch torch,dev "$TORCH_CPU_BUILD"
 export TF_CPP_MIN_LOG_LEVEL=2
 KERAS_BACKEND=tensorflow .venv-tensorflow/bin/python -m pytest -n 2 --doctest-modules \
-  -m "$tier" tests keras_avl custom_ops "$@"
+  -m "$tier" tests keras_avl "$@"
 KERAS_BACKEND=jax .venv-jax/bin/python -m pytest -n 2 -m "multibackend and ($tier)" "$@"
 KERAS_BACKEND=torch .venv-torch/bin/python -m pytest -n 2 \
   -m "multibackend and not notorch and ($tier)" "$@"

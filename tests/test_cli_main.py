@@ -22,6 +22,8 @@ def test_no_command_prints_help(capsys):
 
 def test_every_registered_command_has_help():
     parser = build_parser()
+    # argparse (not TensorFlow/Keras) has no public list of a parser's
+    # subcommands: its private action group is the only way to them.
     commands = parser._subparsers._group_actions[0].choices if parser._subparsers else {}
     for name in commands:
         with pytest.raises(SystemExit) as exit_info:

@@ -113,15 +113,15 @@ class Released:
         heads = block.num_heads
         proj = lambda dense, x: x @ _numpy(dense.kernel).reshape(x.shape[-1], -1) \
             + _numpy(dense.bias).reshape(-1)
-        q, k, v = (proj(d, x) for d, x in ((mha._query_dense, query), (mha._key_dense, key),
-                                             (mha._value_dense, value)))
+        q, k, v = (proj(d, x) for d, x in ((mha.query_dense, query), (mha.key_dense, key),
+                                             (mha.value_dense, value)))
         split = lambda x: x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(0, 2, 1, 3)
         q, k, v = split(q), split(k), split(v)
         weights = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1]), axis=-1)
         out = (weights @ v).transpose(0, 2, 1, 3).reshape(query.shape[0], query.shape[1], -1)
         d = query.shape[-1]
-        return out @ _numpy(mha._output_dense.kernel).reshape(-1, d) \
-            + _numpy(mha._output_dense.bias)
+        return out @ _numpy(mha.output_dense.kernel).reshape(-1, d) \
+            + _numpy(mha.output_dense.bias)
 
     def _norm(self, norm, x):
         return self.layer_norm(x, _numpy(norm.gamma), _numpy(norm.beta))
@@ -361,9 +361,9 @@ def test_weights_are_initialised_like_pytorch():
     values = _numpy(attention.video_value_kernel)
     assert 0.9 / 8 < np.abs(values).max() <= 1 / 8
     block = model.get_layer("visual_encoder_0")
-    output = _numpy(block.attention._output_dense.kernel)
+    output = _numpy(block.attention.output_dense.kernel)
     assert 0.9 / 8 < np.abs(output).max() <= 1 / 8
-    assert np.abs(_numpy(block.attention._query_dense.kernel)).max() <= np.sqrt(6 / 256)
+    assert np.abs(_numpy(block.attention.query_dense.kernel)).max() <= np.sqrt(6 / 256)
     assert block.attention.dropout == 0.1
     assert model.get_layer("va_interaction").attention.dropout == 0.2
 
@@ -373,7 +373,7 @@ def test_cmbs_trains_under_the_float64_policy_of_its_protocols(rng, build):
     """The code trains in float64 (`model.double()`): the cmbs-cvpr22-*
     protocols name that policy, and the model builds and takes a step in it."""
     from keras_avl.precision import precision_policy
-    from keras_avl.training.protocols import PROTOCOLS
+    from keras_avl.protocols import PROTOCOLS
 
     assert {name: p.dtype_policy for name, p in PROTOCOLS.items() if p.dtype_policy} == {
         "cmbs-cvpr22-supervised": "float64", "cmbs-cvpr22-weak": "float64"}

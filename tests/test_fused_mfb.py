@@ -13,7 +13,7 @@ import pytest
 from keras import ops
 
 from keras_avl.layers import MFBPooling
-from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
+from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb, in_xla_program, xla_program
 
 BACKEND = keras.backend.backend()
 # CI runs these under TensorFlow and JAX (the backend GPU users train with).
@@ -340,13 +340,51 @@ def test_joins_an_enclosing_xla_program():
     visual, audio = random_inputs()
     _, fused_layer = layer_pair()
     nested_calls = {}
+
+    def call(jit):
+        def traced(v, a):
+            # The caller declares the XLA program (no public TensorFlow query).
+            with xla_program(jit):
+                return fused_layer([v, a])
+
+        return traced
+
     for jit in (False, True):
-        traced = tf.function(lambda v, a: fused_layer([v, a]), jit_compile=jit)
+        traced = tf.function(call(jit), jit_compile=jit)
         graph = traced.get_concrete_function(visual, audio).graph
         nested_calls[jit] = [op.type for op in graph.get_operations()
                              if op.type in ("PartitionedCall", "StatefulPartitionedCall")]
     assert nested_calls[False], "the op outside XLA should call its own compiled function"
     assert nested_calls[True] == []
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_keras_avl_models_declare_their_xla_steps(jit):
+    """The models of `keras_avl.models` enter `xla_program` in their train,
+    test and predict steps exactly when Keras compiles the step with XLA."""
+    if BACKEND != "tensorflow":
+        # JAX's trainer also calls the model outside its steps (a symbolic
+        # build), and jax.jit nests without a separate call anyway.
+        pytest.skip("the declaration only matters on TensorFlow")
+    from keras_avl.models.optional_inputs import OptionalInputsModel
+
+    seen = []
+
+    class Probe(keras.layers.Layer):
+        def call(self, x):
+            seen.append(in_xla_program())
+            return x
+
+    x = keras.Input((2,), name="x")
+    model = OptionalInputsModel({"x": x}, keras.layers.Dense(1)(Probe()(x)))
+    model.compile("sgd", "mse", jit_compile=jit)
+    seen.clear()  # the symbolic call that built the model
+    data = {"x": np.zeros((4, 2), "float32")}
+    model.fit(data, np.zeros((4, 1), "float32"), verbose=0)
+    model.evaluate(data, np.zeros((4, 1), "float32"), verbose=0)
+    model.predict(data, verbose=0)
+    assert seen and set(seen) == {jit}
+    assert not in_xla_program()
 
 
 @pytest.mark.parametrize(

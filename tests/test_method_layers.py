@@ -245,8 +245,8 @@ def test_cross_modal_attention_block_against_numpy(rng, tmp_path, feedforward_di
     layer.build([query.shape, memory.shape])
     _randomize(layer, rng, scale=0.3)
     mha = layer.attention
-    kernels = [_np(x) for dense in (mha._query_dense, mha._key_dense, mha._value_dense,
-                                    mha._output_dense) for x in (dense.kernel, dense.bias)]
+    kernels = [_np(x) for dense in (mha.query_dense, mha.key_dense, mha.value_dense,
+                                    mha.output_dense) for x in (dense.kernel, dense.bias)]
     out = _np(layer([query, memory]))
     norm_1 = [_np(x) for x in layer.norm_1.weights]
     for b in range(B):
@@ -387,8 +387,8 @@ def test_cross_modal_attention_block_attends_to_real_memory_only(rng):
     layer.build([query.shape, memory.shape])
     _randomize(layer, rng, scale=0.3)
     mha = layer.attention
-    kernels = [_np(x) for dense in (mha._query_dense, mha._key_dense, mha._value_dense,
-                                    mha._output_dense) for x in (dense.kernel, dense.bias)]
+    kernels = [_np(x) for dense in (mha.query_dense, mha.key_dense, mha.value_dense,
+                                    mha.output_dense) for x in (dense.kernel, dense.bias)]
     out = _np(layer([query, memory], mask=[MASK, memory_mask]))
     norm_1 = [_np(x) for x in layer.norm_1.weights]
     for b, n in enumerate(REAL):

@@ -4,11 +4,12 @@ protocol, `own`, and runs that record their protocol."""
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
 from keras_avl.models import AVLConfig
-from keras_avl.training.protocols import (
+from keras_avl.protocols import (
     PROTOCOLS,
     get_protocol,
     own_protocol,
@@ -19,8 +20,15 @@ from keras_avl.training.protocols import (
 TINY_PSP = dict(projection_dim=8, hidden=4, attention_dim=8, psp_dim=8, classifier_hidden=4)
 
 
+def _schedule(optimizer):
+    """The optimizer's learning rate as compiled: its schedule, or a float
+    (read back from the public config, not the optimizer's private attribute)."""
+    rate = optimizer.get_config()["learning_rate"]
+    return keras.optimizers.schedules.deserialize(rate) if isinstance(rate, dict) else rate
+
+
 def _rate(optimizer, step):
-    schedule = optimizer._learning_rate
+    schedule = _schedule(optimizer)
     return float(np.asarray(schedule(step) if callable(schedule) else schedule))
 
 

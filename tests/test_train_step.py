@@ -1,7 +1,8 @@
 """How the train step is compiled (`keras_avl.training.train_step`): one
 kernel choice per run, fixed by what was asked (backend, device, flag) and
 never by the run's length or the process's history; an XLA that was asked for
-is honoured even where TensorFlow's op determinism is on."""
+where TensorFlow's op determinism is on already is a clear error, never a
+silent run without XLA."""
 
 import json
 import subprocess
@@ -22,22 +23,37 @@ def test_auto_depends_on_the_backend_and_device_only():
     assert resolve_jit_compile(True) is True and resolve_jit_compile(False) is False
 
 
-def test_xla_is_kept_under_op_determinism():
+def test_xla_after_op_determinism_is_a_clear_error():
+    """An XLA run's determinism leaves op determinism off and XLA on; once a
+    deterministic run without XLA has turned op determinism on (for good:
+    Keras itself then refuses XLA), XLA asked for is a clear error, not a
+    silent run without it."""
     if not TENSORFLOW:
         pytest.skip("op determinism excludes XLA on TensorFlow only")
     script = textwrap.dedent("""
-        import keras, tensorflow as tf
-        from tensorflow.python.framework.config import is_op_determinism_enabled
+        import keras
+        from keras_avl.determinism import enable_determinism, op_determinism_enabled
         from keras_avl.training.train_step import configure_train_step
-        tf.config.experimental.enable_op_determinism()
-        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        model.compile("sgd", "mse")
-        configure_train_step(model, jit_compile=True)
-        print(model.jit_compile, is_op_determinism_enabled())
+        def model():
+            model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+            model.compile("sgd", "mse")
+            return model
+        enable_determinism(xla=True)
+        xla = model()
+        configure_train_step(xla, jit_compile=True)
+        print(xla.jit_compile, op_determinism_enabled())
+        enable_determinism()
+        keras_alone = model()
+        keras_alone.jit_compile = True  # Keras' own refusal: op determinism is on
+        print(keras_alone.jit_compile, op_determinism_enabled())
+        try:
+            configure_train_step(model(), jit_compile=True)
+        except ValueError as error:
+            print("refused", "process of its own" in str(error))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split()[-2:] == ["True", "True"]
+    assert done.stdout.split()[-6:] == ["True", "False", "False", "True", "refused", "True"]
 
 
 def test_configure_sets_the_step():
@@ -62,18 +78,24 @@ def run(name, epochs, jit):
 """
 
 
-@pytest.mark.slow  # ~2 min: three runs in two processes, XLA compiling
-def test_an_xla_run_is_the_same_alone_and_after_a_deterministic_run(tmp_path):
+@pytest.mark.slow  # ~1 min: two runs in one process, one in another, XLA compiling
+def test_an_xla_run_after_a_deterministic_run_is_refused(tmp_path):
     """Process 1: a deterministic run without XLA (op determinism on for
-    good), then an XLA run; process 2: the XLA run alone. Same history to the
-    last bit, XLA recorded in both."""
+    good), then an XLA run: refused with a clear error, not run without XLA;
+    process 2: the XLA run alone, XLA recorded."""
     common = _RUN.format(home=str(tmp_path / "home"), root=str(tmp_path))
-    after = common + "run('first', 1, False)\nprint(json.dumps(run('after', 2, True)))\n"
-    alone = common + "print(json.dumps(run('alone', 2, True)))\n"
+    after = common + textwrap.dedent("""
+        run('first', 1, False)
+        try:
+            run('after', 1, True)
+        except ValueError as error:
+            print(json.dumps(str(error)))
+    """)
+    alone = common + "print(json.dumps(run('alone', 1, True)))\n"
     results = []
     for script in (alone, after):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert results[0]["xla"] is True and len(results[0]["history"]) == 2
-    assert results[1] == results[0]
+    assert results[0]["xla"] is True and len(results[0]["history"]) == 1
+    assert "process of its own" in results[1]

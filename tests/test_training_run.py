@@ -300,7 +300,7 @@ def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     # by importing keras_avl.models, not only by the training protocols).
     code = ("import keras, keras_avl.runs; "
             f"print(keras.saving.load_model({str(run.best_model_path)!r}).optimizer"
-            "._learning_rate.__class__.__name__)")
+            ".get_config()['learning_rate']['class_name'])")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert loaded.stdout.strip().endswith("StepLR"), loaded.stderr[-2000:]
     result = evaluate(run, record=False)

@@ -48,7 +48,7 @@ def add_training_arguments(parser, resumable=False):
 def add_protocol_argument(parser, default_help):
     """The `--protocol` option of `train` and `compare`."""
     parser.add_argument("--protocol", default=None,
-                        help="a named training recipe (keras_avl.training.protocols): "
+                        help="a named training recipe (keras_avl.protocols): "
                         "ave-eccv18-supervised, ave-eccv18-weak (the released A+V-att's "
                         "loss and per-batch StepLR; any classifier of the paper's config), "
                         "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "

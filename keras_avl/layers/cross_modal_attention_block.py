@@ -94,7 +94,7 @@ class CrossModalAttentionBlock(keras.layers.Layer):
             self.num_heads, d // self.num_heads, dropout=self.attention_dropout, dtype=policy,
             kernel_initializer=keras.initializers.RandomUniform(-bound, bound))
         self.attention.build(query_shape, memory_shape, memory_shape)
-        output = self.attention._output_dense.kernel  # Keras builds it with the in_proj init
+        output = self.attention.output_dense.kernel  # Keras builds it with the in_proj init
         output.assign(torch_linear_kernel()(output.shape, output.dtype))
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
         self.norm_1 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy)

@@ -10,7 +10,7 @@ one scalar per region, ReLU on the concatenated LSTM outputs before the hidden
 layer, Xavier-uniform weights and PyTorch's default biases, no dropout (the
 variant `avatt`), and for the weak regime the softmax of the segment scores
 max-pooled over time. It trains with its own protocol
-(`keras_avl.training.protocols`: `ave-eccv18-<regime>`, the default of the
+(`keras_avl.protocols`: `ave-eccv18-<regime>`, the default of the
 variant `avatt`). `"avatt-keras-avl"` is keras-avl's earlier reading (audio
 term per hidden unit, no ReLU there, zero biases, dropout + the shared softmax
 classifier, MIL averaging of the probabilities for the weak regime).

@@ -45,7 +45,7 @@ The weak model's released values differ from the supervised ones in
 `REGIME_DEFAULTS["weak"]` (`weak.json`, `weak_main_model`); a builder called
 with `config=None` starts from them. Weights are initialised as PyTorch
 initialises the released modules (`keras_avl.layers.torch_init`). The code
-trains in float64 (`model.double()`): see `keras_avl.training.protocols`.
+trains in float64 (`model.double()`): see `keras_avl.protocols`.
 
 Segment masks (`segment_mask`, clips shorter than T; CMBS's code has none):
 the BiLSTMs skip padded segments, no attention block attends to a padded

@@ -1,6 +1,6 @@
 """How the builders of `keras_avl.models` compile a model: Adam at the
 config's learning rate (or the optimizer of a training protocol,
-`keras_avl.training.protocols`) and the model's own loss (or the protocol's)."""
+`keras_avl.protocols`) and the model's own loss (or the protocol's)."""
 
 import keras
 

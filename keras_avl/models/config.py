@@ -77,7 +77,7 @@ class AVLConfig(ConfigSerialization):
         temperature: tau of the contrastive baseline's InfoNCE (EZ-VSL: 0.03);
             its common space has `embed_dim` channels.
         learning_rate: Adam's learning rate used by the builders' `compile`
-            (a training protocol, `keras_avl.training.protocols`, may compile
+            (a training protocol, `keras_avl.protocols`, may compile
             with its own optimizer and loss).
         avatt_hidden_dim: the baseline's projection size (512 in AVE's code).
     """
@@ -123,7 +123,7 @@ class AVLConfig(ConfigSerialization):
             raise ValueError(
                 f"`protocol` is no AVLConfig field any more; received "
                 f"protocol={config['protocol']!r}: choose a training protocol "
-                "(keras_avl.training.protocols, `keras-avl train --protocol`)."
+                "(keras_avl.protocols, `keras-avl train --protocol`)."
             )
         config.pop("protocol", None)
         return super().from_dict(config)

@@ -6,9 +6,15 @@ a dict of inputs (with the value None). The models of `keras_avl.models` take
 `segment_mask` as such an input; this class fills in None for every optional
 input a dict leaves out, so that `model.fit({"visual": v, "audio": a}, y)`
 keeps working for clips without padding.
+
+Its train, test and predict steps also tell `keras_avl.ops.fused_mfb` whether
+Keras traces them into an XLA program (`model.jit_compile`), so that the
+fused MFB kernel joins that program instead of nesting its own.
 """
 
 import keras
+
+from keras_avl.ops import xla_program
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")
@@ -29,12 +35,33 @@ class OptionalInputsModel(keras.Model):
     def _with_optional_inputs(self, inputs):
         if not isinstance(inputs, dict):
             return inputs
+        # A functional model lists its `keras.layers.InputLayer`s among its
+        # layers; `optional` is what `keras.Input(optional=True)` set.
         missing = {
-            tensor.name: None
-            for tensor in self.inputs
-            if tensor._keras_history.operation.optional and tensor.name not in inputs
+            layer.output.name: None
+            for layer in self.layers
+            if isinstance(layer, keras.layers.InputLayer)
+            and layer.optional
+            and layer.output.name not in inputs
         }
         return {**inputs, **missing} if missing else inputs
+
+    def _xla_step(self):
+        # Keras traces each step into a function compiled as `jit_compile`
+        # says, unless it runs eagerly.
+        return xla_program(bool(self.jit_compile) and not self.run_eagerly)
+
+    def train_step(self, *args, **kwargs):
+        with self._xla_step():
+            return super().train_step(*args, **kwargs)
+
+    def test_step(self, *args, **kwargs):
+        with self._xla_step():
+            return super().test_step(*args, **kwargs)
+
+    def predict_step(self, *args, **kwargs):
+        with self._xla_step():
+            return super().predict_step(*args, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
         return super().__call__(self._with_optional_inputs(inputs), *args, **kwargs)

@@ -148,7 +148,7 @@ def build_paper_supervised(config=None, compile=True, optimizer=None, loss=None)
     """Per-segment event classification (§3.6): outputs (B, T, C) probabilities.
 
     `optimizer` and `loss` replace Adam and the cross-entropy when compiling
-    (a training protocol's, `keras_avl.training.protocols`).
+    (a training protocol's, `keras_avl.protocols`).
 
     Example:
 

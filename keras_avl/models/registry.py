@@ -187,7 +187,7 @@ def method_config(name, base_fields, overrides, regime="supervised"):
 def build(config, regime, compile=True, optimizer=None, loss=None):
     """Builds `regime`'s model of any config: an `AVLConfig` through
     `build_model`, a method's config through its builder. `optimizer` and
-    `loss` come from a training protocol (`keras_avl.training.protocols`); a
+    `loss` come from a training protocol (`keras_avl.protocols`); a
     method keeps its own losses."""
     if isinstance(config, AVLConfig):
         return build_model(config, regime, compile=compile, optimizer=optimizer, loss=loss)

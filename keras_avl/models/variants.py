@@ -3,7 +3,7 @@
 `variant_config("fusion-mfb", base)` returns `base` with the changes of that
 row, so that one command can train and compare any of them. A variant may
 name its default training protocol (`DEFAULT_PROTOCOLS`, see
-`keras_avl.training.protocols`).
+`keras_avl.protocols`).
 """
 
 from keras_avl.models.config import AVLConfig
@@ -50,7 +50,7 @@ VARIANTS = {
 
 # Variant -> the family of the protocol it trains with when none is chosen:
 # its loss and learning-rate schedule (`<family>-<regime>` of
-# `keras_avl.training.protocols.PROTOCOLS`), for the epochs given.
+# `keras_avl.protocols.PROTOCOLS`), for the epochs given.
 DEFAULT_PROTOCOLS = {"avatt": "ave-eccv18"}
 
 

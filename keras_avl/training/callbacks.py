@@ -247,14 +247,3 @@ class DataPass(keras.callbacks.Callback):
         # keras-tuner deep-copies a search's callbacks for every trial; a copy
         # would no longer be the index that the dataset reads.
         return self
-
-
-class FlushedTensorBoard(keras.callbacks.TensorBoard):
-    """`keras.callbacks.TensorBoard` that flushes its event files after every
-    epoch, so that a killed run keeps the summaries of the epochs it finished
-    (the writers otherwise buffer them for up to two minutes)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        for writer in self._writers.values():  # Keras' train / val writers
-            writer.flush()

@@ -38,7 +38,7 @@ from keras_avl.models.registry import model_names
 from keras_avl.runs import CONFIG_FILE, METRICS_FILE, load_run
 from keras_avl.training.audio_consistency import DEFAULT_SELECTION
 from keras_avl.training.evaluate import evaluate
-from keras_avl.training.protocols import resolve_protocol
+from keras_avl.protocols import resolve_protocol
 from keras_avl.training.train import plan_run, train
 from keras_avl.validation import check_choice
 

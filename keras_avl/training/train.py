@@ -57,7 +57,7 @@ from keras_avl.training.audio_consistency import (
     check_selection,
     selection_callbacks,
 )
-from keras_avl.training.protocols import OWN, Protocol, own_protocol, resolve_protocol
+from keras_avl.protocols import OWN, Protocol, own_protocol, resolve_protocol
 from keras_avl.training.train_step import configure_train_step, resolve_jit_compile
 from keras_avl.validation import check_choice, check_positive_int
 
@@ -364,7 +364,7 @@ def train(
             the run's settings and re-applied on resume. False lets TensorFlow
             choose other kernels: on the 2-core CPU about a third faster, and a
             different result for the same seed.
-        protocol: a named training recipe (`keras_avl.training.protocols`,
+        protocol: a named training recipe (`keras_avl.protocols`,
             e.g. `"psp-cvpr21-supervised"`, `"ave-eccv18-supervised"`): it sets
             the batch size, the learning rate and its schedule, the loss, the
             gradient clipping, the config values of the recipe (overrides
@@ -402,7 +402,6 @@ def train(
     from keras_avl.training.callbacks import (
         BestCheckpoint,
         DataPass,
-        FlushedTensorBoard,
         RunMetrics,
         TrainingBackup,
         monitored_best,
@@ -526,7 +525,10 @@ def train(
                            monitored_best(history, monitor, mode)),
             metrics,
             # Keras' TensorBoard writes through TensorFlow: no logs without it.
-            *([FlushedTensorBoard(str(run_dir / LOGS_DIR))]
+            # Each epoch's scalars reach the disk as the epoch ends (a killed
+            # run keeps them): TensorFlow flushes a writer as Keras leaves its
+            # `as_default()` block (tests/test_tensorboard_logs.py).
+            *([keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR))]
               if importlib.util.find_spec("tensorflow") else []),
             TrainingBackup(run_dir / BACKUP_DIR, backup_state),
             *callbacks,

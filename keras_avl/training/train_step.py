@@ -14,17 +14,17 @@ seconds of compiling per batch shape); `--jit-compile on` asks for it there.
 
 Determinism: Keras refuses XLA while TensorFlow's op determinism
 (`keras_avl.determinism`) is on, and op determinism cannot be turned off
-through TensorFlow's public API once on. Keras checks it only when
-`model.jit_compile` is set, and XLA's CPU programs are deterministic by
-themselves, so `configure_train_step` sets an XLA that was asked for with op
-determinism lifted for that one assignment (`_xla_allowed`): an XLA run is
-XLA whatever ran before it in the process.
+through TensorFlow's public API once on. A deterministic run turns it on only
+without XLA (XLA's CPU programs are deterministic by themselves), so an XLA run
+asked for in a process where an earlier deterministic run without XLA turned
+it on cannot be honoured: `configure_train_step` raises a `ValueError` that
+says so (run it in a process of its own) instead of silently training without
+XLA.
 """
-
-import contextlib
 
 import keras
 
+from keras_avl.determinism import op_determinism_enabled
 from keras_avl.validation import check_positive_int
 
 
@@ -61,38 +61,19 @@ def resolve_jit_compile(jit_compile):
     return bool(jit_compile)
 
 
-@contextlib.contextmanager
-def _xla_allowed():
-    """TensorFlow's op determinism off for the block, restored after it: the
-    one place where Keras reads it to refuse XLA (`model.jit_compile = True`).
-    TensorFlow's internal toggle, as its public API has no way back."""
-    if keras.backend.backend() != "tensorflow":
-        yield
-        return
-    from tensorflow.python.framework import config
-
-    enabled = config.is_op_determinism_enabled()
-    if enabled:
-        config.disable_op_determinism()
-    try:
-        yield
-    finally:
-        if enabled:
-            config.enable_op_determinism()
-
-
 def configure_train_step(model, jit_compile=None, steps_per_execution=1):
     """Sets how a compiled model's train step runs, before its first `fit`.
 
     Args:
         model: a compiled Keras model.
-        jit_compile: True/False: whether XLA compiles the step, honoured even
-            where TensorFlow's op determinism is on; None keeps the model's.
+        jit_compile: True/False: whether XLA compiles the step; None keeps
+            the model's.
         steps_per_execution: batches per call of the compiled step.
 
     Raises:
-        ValueError: XLA was asked for a model that Keras cannot compile with
-            it (a layer without XLA support).
+        ValueError: XLA was asked for where Keras would not compile with it:
+            TensorFlow's op determinism is on in this process (an earlier
+            deterministic run without XLA), or a layer without XLA support.
 
     Example:
 
@@ -105,12 +86,23 @@ def configure_train_step(model, jit_compile=None, steps_per_execution=1):
     """
     steps_per_execution = check_positive_int("steps_per_execution", steps_per_execution)
     if jit_compile is not None:
-        with _xla_allowed():
-            model.jit_compile = bool(jit_compile)
+        tensorflow = keras.backend.backend() == "tensorflow"
+        if jit_compile and tensorflow and op_determinism_enabled():
+            raise ValueError(
+                "jit_compile=True (--jit-compile on) cannot be honoured in this "
+                "process: a deterministic run without XLA turned TensorFlow's op "
+                "determinism on for the process, Keras refuses XLA under it and "
+                "TensorFlow cannot turn it off. Run the XLA run in a process of "
+                "its own (its own `keras-avl train`), or pass jit_compile=False."
+            )
+        model.jit_compile = bool(jit_compile)
         if bool(model.jit_compile) != bool(jit_compile):
             raise ValueError(
                 f"jit_compile=True (--jit-compile on) cannot compile {model.name!r}: "
-                "Keras found a layer without XLA support. Pass jit_compile=False."
+                "Keras refused XLA (a layer without XLA support"
+                + (", or TensorFlow's op determinism turned on outside keras-avl"
+                   if tensorflow else "")
+                + "). Pass jit_compile=False."
             )
     model.steps_per_execution = steps_per_execution
     # Traced again at the next fit with these settings.

@@ -18,9 +18,15 @@ helpers as `MFBPooling`.
 The whole computation is one XLA program: `tf.function(jit_compile=True)` on
 the TensorFlow backend, `jax.jit` on JAX. Other backends are refused with a
 `ValueError`; `MFBPooling` then runs its reference `keras.ops` path.
+
+Inside a TensorFlow function that XLA compiles already, the op's body joins
+that program instead (see `xla_program`): the caller says so, as TensorFlow
+has no public way to ask whether a trace is being compiled by XLA.
 """
 
+import contextlib
 import functools
+import threading
 
 import keras
 from keras import ops
@@ -35,6 +41,50 @@ SUPPORTED_BACKENDS = ("tensorflow", "jax")
 # no accelerator was available when this was written).
 TILE_ELEMENTS = {"cpu": 2**20, "accelerator": 2**26}
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+# Per thread: a distribution strategy traces each replica's step in a thread
+# of its own, where the step enters `xla_program` itself.
+_xla_state = threading.local()
+
+
+@contextlib.contextmanager
+def xla_program(compiled=True):
+    """Declares that the code in the block is traced into a TensorFlow
+    function that XLA compiles (`tf.function(jit_compile=True)`, a Keras step
+    of `jit_compile=True`), or with `compiled=False` that it is not.
+
+    There `fused_mfb` inlines its body into the caller's XLA program: a nested
+    XLA function would turn a variable that it reads into a compile-time
+    constant, i.e. one new compilation per train step. Outside such a block,
+    `fused_mfb` is an XLA function of its own. The models of `keras_avl.models`
+    enter it in their train, test and predict steps; code that traces its own
+    `tf.function(jit_compile=True)` around `MFBPooling` enters it in the
+    traced function. Blocks nest; JAX (whose `jax.jit` nests without a
+    separate program) does not need it.
+
+    Args:
+        compiled: whether the enclosing function is compiled by XLA.
+
+    Example:
+
+    >>> in_xla_program()
+    False
+    >>> with xla_program():
+    ...     in_xla_program()
+    True
+    """
+    previous = in_xla_program()
+    _xla_state.compiled = bool(compiled)
+    try:
+        yield
+    finally:
+        _xla_state.compiled = previous
+
+
+def in_xla_program():
+    """Whether the innermost `xla_program` block of this thread declares an
+    XLA-compiled trace (False outside any block)."""
+    return getattr(_xla_state, "compiled", False)
 
 
 def fused_mfb(visual, audio, U, V, W_z, b_z, U_bias=None, V_bias=None, tile_size=None):
@@ -208,7 +258,7 @@ def _compiled_attention(backend, tile_size):
             # nested XLA function turns a variable it reads into a compile-time
             # constant: one new compilation per train step (seconds each).
             # There the body joins the step's own XLA program.
-            if _in_xla_context():
+            if in_xla_program():
                 return attention(*tensors)
             return compiled(*tensors)
 
@@ -216,14 +266,6 @@ def _compiled_attention(backend, tile_size):
     import jax
 
     return jax.jit(attention)
-
-
-def _in_xla_context():
-    """Whether TensorFlow is tracing a function that XLA will compile."""
-    import tensorflow as tf
-    from tensorflow.python.ops import control_flow_util
-
-    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def _mfb_attention(visual, audio, U, V, W_z, b_z, U_bias, V_bias, tile_size):

@@ -1,7 +1,0 @@
-"""XLA-compiled kernels for the hot spots of keras-avl, installed as
-`keras_avl.ops`: `fused_mfb`, the MFB attention of eqs. 3-6 with less work
-than the reference `MFBPooling` path."""
-
-from keras_avl.ops.fused_mfb import SUPPORTED_BACKENDS, fused_mfb
-
-__all__ = ["SUPPORTED_BACKENDS", "fused_mfb"]

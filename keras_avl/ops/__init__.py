@@ -1,0 +1,8 @@
+"""XLA-compiled kernels for the hot spots of keras-avl (`custom_ops/README.md`
+lists them): `fused_mfb`, the MFB attention of eqs. 3-6 with less work than
+the reference `MFBPooling` path, and `xla_program`, which tells it that its
+caller is compiled by XLA already."""
+
+from keras_avl.ops.fused_mfb import SUPPORTED_BACKENDS, fused_mfb, in_xla_program, xla_program
+
+__all__ = ["SUPPORTED_BACKENDS", "fused_mfb", "in_xla_program", "xla_program"]
