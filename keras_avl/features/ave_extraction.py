@@ -334,9 +334,9 @@ class _Progress:
         self.skipped += skipped
         self.show()
 
-    def text(self):
+    def text(self, now=None):
         done = self.extracted + self.skipped
-        elapsed = time.monotonic() - self.started
+        elapsed = (time.monotonic() if now is None else now) - self.started
         rate = done / elapsed if done and elapsed > 0 else None
         eta = (self.total - done) / rate if rate else None
         return (f"extract: {done}/{self.total} videos ({self.skipped} skipped"
@@ -351,7 +351,7 @@ class _Progress:
                 or self.extracted + self.skipped == self.total):
             return
         self.last = now
-        text = self.text()
+        text = self.text(now)
         if self.tty:
             self.stream.write("\r" + text.ljust(self.width))
             self.width = len(text)
