@@ -146,6 +146,13 @@ def test_sixteen_bit_precisions_are_refused_where_emulated():
         check_precision("float16", gpu=False, flags={"amx_bf16"})
 
 
+def test_an_extractor_of_another_precision_is_refused(videos, float32_extractor, tmp_path):
+    with pytest.raises(ValueError, match="precision='bfloat16'"):
+        extract_dataset([videos], tmp_path / "out", settings(precision="bfloat16"),
+                        extractor=float32_extractor, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_folders_from_before_the_precision_setting_resume_as_float32(tmp_path):
     tmp_path.joinpath("extraction.json").write_text(json.dumps(
         {k: v for k, v in settings().to_dict().items() if k != "precision"}))

@@ -215,6 +215,11 @@ def extract_dataset(
             settings.visual_weights, settings.vggish_weights, settings.embedding_relu, batch_size,
             precision=settings.precision,
         )
+    elif getattr(extractor, "precision", settings.precision) != settings.precision:
+        raise ValueError(
+            f"The extractor computes in {extractor.precision}, the settings say "
+            f"precision={settings.precision!r}: build it with the settings' precision."
+        )
     parts = out / PARTS_DIR
     _check_settings(out, settings)
     parts.mkdir(parents=True, exist_ok=True)

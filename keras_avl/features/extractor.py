@@ -3,6 +3,7 @@ clip at a time or streamed over many videos with the frames of several
 segments and videos in each VGG-19 batch, in float32 or bfloat16."""
 
 import collections
+import warnings
 
 import numpy as np
 
@@ -62,6 +63,15 @@ def check_precision(precision, gpu=None, flags=None):
             f"--precision bfloat16 on a CPU needs bfloat16 units (one of the flags "
             f"{BF16_CPU_FLAGS} in /proc/cpuinfo), which this CPU lacks: bfloat16 would be "
             "emulated, slower than float32. Use --precision float32."
+        )
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        warnings.warn(
+            f"--precision bfloat16 on the {keras.backend.backend()} backend's CPU: only "
+            "TensorFlow (oneDNN) was measured to use the bfloat16 units "
+            "(benchmarks/bench_extract.py); XLA's CPU code does not.",
+            stacklevel=2,
         )
     return precision
 
