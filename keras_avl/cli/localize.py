@@ -31,7 +31,8 @@ def run(args):
     if not Path(args.video).is_file():
         raise FileNotFoundError(f"Video file {args.video} does not exist (or is not a file).")
     extractor = FeatureExtractor(
-        args.visual_weights, args.vggish_weights, not args.no_embedding_relu, args.batch_size
+        args.visual_weights, args.vggish_weights, not args.no_embedding_relu, args.batch_frames,
+        precision=args.precision,
     )
     result = localize_video(run_folder, args.video, out, extractor,
                             args.frames_per_segment, args.start, args.alpha)

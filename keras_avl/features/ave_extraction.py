@@ -24,7 +24,10 @@ import contextlib
 import dataclasses
 import io
 import json
+import queue
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,9 @@ VIDEO_IDS_FILE = "video_ids.txt"
 SKIPPED_FILE = "skipped.tsv"
 SETTINGS_FILE = "extraction.json"
 PARTS_DIR = "parts"
+# Settings that `extraction.json` files written before them lack, with the
+# value those extractions used.
+ADDED_SETTINGS = {"precision": "float32"}
 
 
 @dataclasses.dataclass
@@ -63,6 +69,9 @@ class ExtractionSettings:
         vggish_weights: `vggish_model.ckpt`, a `.weights.h5` file or `"random"`
             (required by `FeatureExtractor`).
         embedding_relu: ReLU on the VGGish embedding.
+        precision: the backbones' compute dtype, `"float32"`, `"bfloat16"`
+            or `"float16"` (`keras_avl.features.extractor.check_precision`);
+            folders written before this setting existed were float32.
     """
 
     segments: int = 10
@@ -73,6 +82,7 @@ class ExtractionSettings:
     visual_weights: str = "imagenet"
     vggish_weights: str = None
     embedding_relu: bool = True
+    precision: str = "float32"
 
     def to_dict(self):
         return {key: str(value) if isinstance(value, Path) else value
@@ -156,7 +166,8 @@ def extract_dataset(
     seed=0,
     extractor=None,
     progress=True,
-    batch_size=32,
+    batch_size=None,
+    prefetch=2,
 ):
     """Extracts AVE features of the videos in `inputs` into the folder `out`.
 
@@ -170,8 +181,13 @@ def extract_dataset(
         split: fractions of rows in the train / val / test order files.
         seed: the seed of the split.
         extractor: a `FeatureExtractor` to reuse (else built from `settings`).
-        progress: show a progress bar.
-        batch_size: frames per VGG-19 forward pass.
+        progress: show a progress line (videos done, rate, ETA) on stderr.
+        batch_size: frames per VGG-19 forward pass, taken from several
+            segments and videos; None sizes it to the machine
+            (`keras_avl.features.extractor.default_batch_frames`).
+        prefetch: videos decoded ahead by a background thread while the
+            backbones run; 0 decodes in the calling thread, in turn with
+            the backbones (the same features, bit for bit).
 
     Returns:
         An `ExtractionReport`.
@@ -189,37 +205,52 @@ def extract_dataset(
     index, count = parse_shard(f"{shard[0]}/{shard[1]}")
     annotation_lines = _annotation_lines(annotations, videos, settings)
     _check_split(split)
+    from keras_avl.validation import check_non_negative_int
+
+    check_non_negative_int("prefetch", prefetch)
     if extractor is None:
         from keras_avl.features.extractor import FeatureExtractor
 
         extractor = FeatureExtractor(
-            settings.visual_weights, settings.vggish_weights, settings.embedding_relu, batch_size
+            settings.visual_weights, settings.vggish_weights, settings.embedding_relu, batch_size,
+            precision=settings.precision,
+        )
+    elif getattr(extractor, "precision", settings.precision) != settings.precision:
+        raise ValueError(
+            f"The extractor computes in {extractor.precision}, the settings say "
+            f"precision={settings.precision!r}: build it with the settings' precision."
         )
     parts = out / PARTS_DIR
     _check_settings(out, settings)
     parts.mkdir(parents=True, exist_ok=True)
     mine = videos[index::count]
     report = ExtractionReport([], [], [], 0, False)
-    bar = _progress_bar(len(mine)) if progress else None
-    for done, path in enumerate(mine, start=1):
+    todo = []
+    for path in mine:
         if _part(parts, path, ".npz").exists() or _part(parts, path, ".skipped").exists():
             report.resumed.append(path.stem)
         else:
-            try:
-                clips = list(read_clips(
-                    path, settings.segments, settings.frames_per_segment, start=settings.start,
-                    windows=settings.windows, min_segments=settings.min_segments,
-                ))
-            except UnusableVideoError as error:
-                # A new line, so as not to continue the progress bar's line.
-                print(f"{chr(10) if bar else ''}skipped {error}", file=sys.stderr)
+            todo.append(path)
+    line = _Progress(len(todo), len(report.resumed)) if progress else None
+
+    with _decoded_videos(todo, settings, prefetch) as decoded:
+        # Unusable videos go through the stream without frames, so that every
+        # video's file in parts/ is written in order.
+        items = (((path, error), clips or []) for path, clips, error in decoded)
+        for (path, error), clips, features in extractor.stream(items):
+            if error is None:
+                _write_part(parts, path, clips, features)
+                report.extracted.append(path.stem)
+            else:
+                if line is not None:
+                    line.clear()
+                print(f"skipped {error}", file=sys.stderr)
                 _write_skip(parts, path, error.reason, str(error))
                 report.skipped.append((str(path), error.reason))
-            else:
-                _write_part(parts, path, clips, extractor)
-                report.extracted.append(path.stem)
-        if bar is not None:
-            bar.update(done)
+            if line is not None:
+                line.update(extracted=error is None, skipped=error is not None)
+    if line is not None:
+        line.finish()
     report.pending = sum(
         not (_part(parts, p, ".npz").exists() or _part(parts, p, ".skipped").exists())
         for p in videos
@@ -229,10 +260,126 @@ def extract_dataset(
     return report
 
 
-def _progress_bar(total):
-    import keras
+def _decode(path, settings):
+    """(path, clips, None), or (path, None, error) for an unusable video."""
+    try:
+        clips = list(read_clips(
+            path, settings.segments, settings.frames_per_segment, start=settings.start,
+            windows=settings.windows, min_segments=settings.min_segments,
+        ))
+    except UnusableVideoError as error:
+        return path, None, error
+    return path, clips, None
 
-    return keras.utils.Progbar(total, unit_name="video")
+
+@contextlib.contextmanager
+def _decoded_videos(paths, settings, prefetch):
+    """Yields an iterator of `_decode(path)` over `paths` in order: decoded
+    by a background thread at most `prefetch` videos ahead (PyAV and
+    FFmpeg's scaler release the GIL), or in the caller's thread (0)."""
+    if prefetch == 0 or not paths:
+        yield (_decode(path, settings) for path in paths)
+        return
+    ready = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+    done = object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for path in paths:
+                if not put(("ok", _decode(path, settings))):
+                    return
+        except BaseException as error:  # handed to the caller, raised there
+            put(("error", error))
+            return
+        put(("ok", done))
+
+    def results():
+        while True:
+            kind, item = ready.get()
+            if kind == "error":
+                raise item
+            if item is done:
+                return
+            yield item
+
+    worker = threading.Thread(target=work, name="keras-avl-decode", daemon=True)
+    worker.start()
+    try:
+        yield results()
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+class _Progress:
+    """One progress line on stderr: videos done of this run's, skipped,
+    resumed, the rate over this run's videos and the ETA."""
+
+    def __init__(self, total, resumed, stream=None):
+        self.total, self.resumed = total, resumed
+        self.extracted = self.skipped = 0
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = self.last = time.monotonic()
+        self.width = 0
+        self.show(force=True)
+
+    def update(self, extracted=0, skipped=0):
+        self.extracted += extracted
+        self.skipped += skipped
+        self.show()
+
+    def text(self, now=None):
+        done = self.extracted + self.skipped
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        rate = done / elapsed if done and elapsed > 0 else None
+        eta = (self.total - done) / rate if rate else None
+        return (f"extract: {done}/{self.total} videos ({self.skipped} skipped"
+                f"{f', {self.resumed} done before' if self.resumed else ''})"
+                f"{f', {rate:.3g} videos/s' if rate else ''}, elapsed {_duration(elapsed)}"
+                f"{f', ETA {_duration(eta)}' if eta is not None else ''}")
+
+    def show(self, force=False):
+        now = time.monotonic()
+        # Not a terminal (a log file): a line a minute at most, and the last.
+        if not (self.tty or force or now - self.last >= 60
+                or self.extracted + self.skipped == self.total):
+            return
+        self.last = now
+        text = self.text(now)
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self.width))
+            self.width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def clear(self):
+        """Ends the line, so that a message can be printed under it."""
+        if self.tty and self.width:
+            self.stream.write("\n")
+            self.width = 0
+
+    def finish(self):
+        if self.tty and self.width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _duration(seconds):
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def _part(parts, path, suffix):
@@ -243,8 +390,12 @@ def _write_skip(parts, path, reason, message):
     atomic_write_text(_part(parts, path, ".skipped"), f"{path}\t{reason}\t{message}\n")
 
 
-def _write_part(parts, path, clips, extractor):
-    visual, audio = zip(*(extractor(clip) for clip in clips))
+def _write_part(parts, path, clips, features):
+    """Writes `parts/ID.npz`; features: `(visual, audio)` per clip, or a
+    `FeatureExtractor` to compute them."""
+    if callable(features):
+        features = [features(clip) for clip in clips]
+    visual, audio = zip(*features)
     buffer = io.BytesIO()
     np.savez(
         buffer,
@@ -263,6 +414,8 @@ def _check_settings(out, settings):
     wanted = settings.to_dict()
     if path.is_file():
         found = json.loads(path.read_text(encoding="utf-8"))
+        # Settings added later: older folders were extracted with their defaults.
+        found = {**{k: v for k, v in ADDED_SETTINGS.items() if k in wanted}, **found}
         if found != wanted:
             changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
             raise ValueError(

@@ -79,7 +79,7 @@ def segment_pool5(model, frames, batch_size=32):
     flat = frames.reshape((segments * per_segment,) + frames.shape[2:])
     features = np.concatenate(
         [
-            np.asarray(model.predict_on_batch(flat[i:i + batch_size].astype(np.float32)))
+            np.asarray(model.predict_on_batch(flat[i:i + batch_size].astype(np.float32)), np.float32)
             for i in range(0, len(flat), batch_size)
         ]
     )
