@@ -383,7 +383,11 @@ def test_keras_avl_models_declare_their_xla_steps(jit):
     model.fit(data, np.zeros((4, 1), "float32"), verbose=0)
     model.evaluate(data, np.zeros((4, 1), "float32"), verbose=0)
     model.predict(data, verbose=0)
-    assert seen and set(seen) == {jit}
+    # Keras keeps XLA off once op determinism is on in the process (an
+    # earlier test of the same worker may have switched it on): the
+    # declaration follows what Keras compiled.
+    assert model.jit_compile in (jit, False)
+    assert seen and set(seen) == {model.jit_compile}
     assert not in_xla_program()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from keras_avl.cli.main import main
 from keras_avl.training import train
-from keras_avl.training import protocols
+from keras_avl import protocols
 from tests.ave_fixtures import TINY_MODEL, tiny_root  # noqa: F401
 
 
