@@ -199,6 +199,15 @@ def test_runs_in_fresh_processes_equal_runs_in_this_one(
     assert again[0]["segment_accuracy"]["values"] == rows[0]["segment_accuracy"]["values"][:1]
 
 
+def test_runs_trained_with_a_protocol_resume(tiny_root, tmp_path):
+    """A protocol's tuples are lists in config.json: still the same settings."""
+    settings = dict(models=["audio"], protocol="ave-eccv18-supervised", epochs=1, seeds=1,
+                    verbose=0, **TINY_MODEL)
+    first = compare(tmp_path / "runs", data=tiny_root, **settings)
+    again = compare(tmp_path / "runs", data=tiny_root, resume=True, **settings)
+    assert again[0]["segment_accuracy"] == first[0]["segment_accuracy"]
+
+
 def test_recorded_runs_of_other_settings_are_clear_errors(audio_table, tiny_root, tmp_path):
     root, _ = audio_table
     runs = tmp_path / "runs"

@@ -232,9 +232,10 @@ def check_recorded_run(run_dir, given, overrides):
     """Before `compare` reuses or continues `run_dir`: its `config.json` must
     record the run this table would start (`train.plan_run`); a clear
     ValueError names the run and every setting that differs otherwise."""
-    run = load_run(run_dir)
-    planned = plan_run(run_dir, given, overrides)[0].to_dict()
-    differences = _differences(run.to_dict(), planned)
+    # Both as config.json records them (lists where the configs hold tuples).
+    recorded, planned = (json.loads(json.dumps(run.to_dict()))
+                         for run in (load_run(run_dir), plan_run(run_dir, given, overrides)[0]))
+    differences = _differences(recorded, planned)
     if differences:
         raise ValueError(
             f"Cannot resume the run {run_dir}: its {CONFIG_FILE} records other settings "
