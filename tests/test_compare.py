@@ -200,9 +200,10 @@ def test_runs_in_fresh_processes_equal_runs_in_this_one(
 
 
 def test_runs_trained_with_a_protocol_resume(tiny_root, tmp_path):
-    """A protocol's tuples are lists in config.json: still the same settings."""
+    """A protocol's tuples are lists in config.json, and its batch size is
+    not the table's: still the same settings."""
     settings = dict(models=["audio"], protocol="ave-eccv18-supervised", epochs=1, seeds=1,
-                    verbose=0, **TINY_MODEL)
+                    verbose=0, batch_size=32, **TINY_MODEL)  # the protocol's batch: 64
     first = compare(tmp_path / "runs", data=tiny_root, **settings)
     again = compare(tmp_path / "runs", data=tiny_root, resume=True, **settings)
     assert again[0]["segment_accuracy"] == first[0]["segment_accuracy"]

@@ -381,8 +381,12 @@ def compare(
             per_seed = []
             for run_seed in seeds:
                 run_dir = runs_dir / f"{regime}-{variant}" / f"seed{run_seed}"
+                # A chosen protocol sets the batch and rate (as `train` does for a
+                # new run): the table's common values must not contradict a resume.
+                common = _chosen_protocol(protocol, variant, regime) is None
                 given = dict(regime=regime, variant=variant, data=data, epochs=epochs,
-                             batch_size=batch_size, learning_rate=learning_rate,
+                             batch_size=batch_size if common else None,
+                             learning_rate=learning_rate if common else None,
                              seed=run_seed, embedded_size=embedded_size,
                              deterministic=True, selection=selections[regime],
                              protocol=protocol)
