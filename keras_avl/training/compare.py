@@ -381,20 +381,21 @@ def compare(
             per_seed = []
             for run_seed in seeds:
                 run_dir = runs_dir / f"{regime}-{variant}" / f"seed{run_seed}"
-                # A chosen protocol sets the batch and rate (as `train` does for a
-                # new run): the table's common values must not contradict a resume.
-                common = _chosen_protocol(protocol, variant, regime) is None
-                given = dict(regime=regime, variant=variant, data=data, epochs=epochs,
-                             batch_size=batch_size if common else None,
-                             learning_rate=learning_rate if common else None,
-                             seed=run_seed, embedded_size=embedded_size,
-                             deterministic=True, selection=selections[regime],
-                             protocol=protocol)
                 # A folder without config.json was killed before its first write.
                 recorded = resume and (run_dir / CONFIG_FILE).exists()
                 finished = recorded and _metrics(run_dir).get("completed", False)
                 started = time.monotonic()
                 try:
+                    # A chosen protocol sets the batch and rate (as `train` does for
+                    # a new run): the table's common values must not contradict a
+                    # resume.
+                    chosen = _chosen_protocol(protocol, variant, regime)
+                    given = dict(regime=regime, variant=variant, data=data, epochs=epochs,
+                                 batch_size=batch_size if chosen is None else None,
+                                 learning_rate=learning_rate if chosen is None else None,
+                                 seed=run_seed, embedded_size=embedded_size,
+                                 deterministic=True, selection=selections[regime],
+                                 protocol=protocol)
                     if recorded:
                         check_recorded_run(run_dir, given, model_overrides)
                     work = (run_dir, given, model_overrides, recorded, verbose, split)
@@ -416,8 +417,7 @@ def compare(
                     "train_command": train_command(
                         run_dir, regime, variant, data, epochs, batch_size,
                         learning_rate, run_seed, model_overrides, embedded_size,
-                        selections[regime], _chosen_protocol(protocol, variant, regime),
-                        training["jit_compile"]),
+                        selections[regime], chosen, training["jit_compile"]),
                     "evaluate_command": shlex.join(
                         ["keras-avl", "evaluate", str(run_dir), "--split", split]),
                 })
