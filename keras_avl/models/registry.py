@@ -19,6 +19,7 @@ import dataclasses
 from keras_avl.models.avatt import build_avatt_supervised, build_avatt_weak
 from keras_avl.models.avsdn import AVSDNConfig, build_avsdn_supervised, build_avsdn_weak
 from keras_avl.models.builders import REGIMES, build_model
+from keras_avl.models.cace import CACEConfig, build_cace_supervised
 from keras_avl.models.cmbs import REGIME_DEFAULTS as CMBS_REGIME_DEFAULTS
 from keras_avl.models.cmbs import CMBSConfig, build_cmbs_supervised, build_cmbs_weak
 from keras_avl.models.config import AVLConfig
@@ -131,6 +132,8 @@ METHODS = {
         Method("cmbs", CMBSConfig,
                {"supervised": build_cmbs_supervised, "weak": build_cmbs_weak},
                "Xia & Zhao, CVPR 2022", regime_defaults=CMBS_REGIME_DEFAULTS),
+        Method("cace", CACEConfig, {"supervised": build_cace_supervised},
+               "He, Liu, Li et al., ACM MM 2024"),
     )
 }
 
