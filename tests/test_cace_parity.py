@@ -310,3 +310,20 @@ def test_registry_and_protocol_hold_the_released_values():
             protocol.decay_epochs, protocol.decay, protocol.dtype_policy) == \
         (200, 64, 7e-4, 0.5, (10, 20, 30), 0.5, "float64")
     assert "Brain-Cog-Lab/CACE-Net" in protocol.source
+
+
+def test_cace_trains_under_the_float64_policy_of_its_protocol(rng):
+    """The code trains in float64 (`model.double()`), as its protocol says."""
+    import keras
+
+    from keras_avl.precision import precision_policy
+
+    with precision_policy(policy=get_protocol("cace-mm24-supervised").dtype_policy):
+        model = build_cace_supervised(TINY)
+    x = _inputs(rng)
+    history = model.fit(*fit_targets(model)(x, _segment_labels(rng)), batch_size=B, epochs=2,
+                        verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert history.history["contrastive_features_loss"][1] > 0
+    assert {w.dtype for w in model.weights} == {"float64"}
+    assert keras.mixed_precision.dtype_policy().name == "float32"
