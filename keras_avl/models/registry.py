@@ -5,13 +5,13 @@ Every method lives in its own module: the paper's model (`paper`) and A+V-att
 (`avatt`), both built from an `AVLConfig` (the rows of the paper's Tables 1-3
 and the A+V-att readings stay variants of it, `keras_avl.models.VARIANTS`,
 which `train` builds through `build_model`), and the other methods of the AVE
-benchmark (`avsdn`, `psp`, `cmbs`), each with its own config dataclass (a
-`MethodConfig`).
+benchmark (`avsdn`, `psp`, `cmbs`, `cace`), each with its own config dataclass
+(a `MethodConfig`).
 
-Models of several outputs (PSP and CMBS) train every output on the same labels
-(each loss reads what it needs from them): `fit_targets` repeats the labels per
-output (zeroed at padded segments), and `monitored_metric` names the accuracy
-of the regime's main output.
+Models of several outputs (PSP, CMBS, CACE-Net) train every output on the same
+labels (each loss reads what it needs from them): `fit_targets` repeats the
+labels per output (zeroed at padded segments), and `monitored_metric` names the
+accuracy of the regime's main output.
 """
 
 import dataclasses
