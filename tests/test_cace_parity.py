@@ -312,6 +312,7 @@ def test_registry_and_protocol_hold_the_released_values():
     assert "Brain-Cog-Lab/CACE-Net" in protocol.source
 
 
+@pytest.mark.slow  # two float64 epochs: minutes on a loaded CPU
 def test_cace_trains_under_the_float64_policy_of_its_protocol(rng):
     """The code trains in float64 (`model.double()`), as its protocol says."""
     import keras
