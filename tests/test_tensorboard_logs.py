@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("tensorflow") is None, reason="TensorBoard writes through TensorFlow"
-)
+pytestmark = [
+    pytest.mark.upstream,
+    pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                       reason="TensorBoard writes through TensorFlow"),
+]
 
 
 def _scalars(log_dir):

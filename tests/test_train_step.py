@@ -23,6 +23,7 @@ def test_auto_depends_on_the_backend_and_device_only():
     assert resolve_jit_compile(True) is True and resolve_jit_compile(False) is False
 
 
+@pytest.mark.upstream  # Keras refusing XLA under op determinism
 def test_xla_after_op_determinism_is_a_clear_error():
     """An XLA run's determinism leaves op determinism off and XLA on; once a
     deterministic run without XLA has turned op determinism on (for good:
@@ -56,6 +57,7 @@ def test_xla_after_op_determinism_is_a_clear_error():
     assert done.stdout.split()[-6:] == ["True", "False", "False", "True", "refused", "True"]
 
 
+@pytest.mark.upstream  # Keras' jit_compile and steps_per_execution set after compile
 def test_configure_sets_the_step():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse")

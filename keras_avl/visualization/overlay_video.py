@@ -75,14 +75,15 @@ def _audio_samples(video, start, segments):
 
     with av.open(str(video)) as source:
         stream = source.streams.audio[0]
-        layout = stream.layout.name
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=stream.rate)
+        # Read while the file is open: PyAV 12 crashes on a closed file's stream.
+        layout, rate = stream.layout.name, stream.rate
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         chunks = []
         for frame in source.decode(stream):
             chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
         chunks.extend(out.to_ndarray() for out in resampler.resample(None))
     samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((1, 0), np.float32)
-    return samples[:, start * stream.rate:(start + segments) * stream.rate], layout
+    return samples[:, start * rate:(start + segments) * rate], layout
 
 
 def _encode_audio(target, stream, samples, rate, layout):
