@@ -427,7 +427,7 @@ def main(argv=None):
 
     report = environment()
     checkouts = {"ave_eccv18": args.ave_eccv18, "psp": args.psp, "cmbs": args.cmbs, "cmbs32": args.cmbs}
-    runners, rows = {}, {}
+    runners, rows, failed = {}, {}, {}
     workers = {}
     for name, (kind, batch) in TORCH_LOOPS.items():
         if checkouts[kind]:
@@ -442,14 +442,27 @@ def main(argv=None):
         chosen = settings + (["float64"] if method == "cmbs" and args.cmbs_float64 else [])
         for setting in chosen:
             name = f"keras-avl {method}, {setting}"
-            model, options, run = keras_runner(method, protocol, batch, setting, args.steps, args.smoke)
+            try:
+                model, options, run = keras_runner(method, protocol, batch, setting, args.steps, args.smoke)
+            except Exception as error:  # recorded, and the other rows go on
+                failed[name] = f"{type(error).__name__}: {error}"
+                print(f"{name}: failed to build: {failed[name]}", flush=True)
+                continue
             runners[name] = run
             rows[name] = dict(side="keras-avl", method=method, setting=setting, protocol=protocol,
                               batch=batch, versus=loop, options=options,
                               parameters=model.count_params())
-    for name, run in runners.items():
+    for name, run in list(runners.items()):
         start = time.perf_counter()
-        run()  # compiles / warms up
+        try:
+            run()  # compiles / warms up
+        except Exception as error:
+            if name in workers:
+                raise
+            failed[name] = f"{type(error).__name__}: {error}"
+            print(f"{name}: failed: {failed[name]}", flush=True)
+            del runners[name], rows[name]
+            continue
         print(f"{name}: first call {time.perf_counter() - start:.1f} s", flush=True)
     loads = []
     for _ in range(args.rounds):
@@ -495,7 +508,7 @@ def main(argv=None):
         timing="steady-state seconds per step (the first step of each call dropped; one untimed call first)",
         epoch_note="seconds per epoch of 3,339 videos, extrapolated from the median step",
         load_average_per_round=loads, matmul_peak_gflops=peaks, ave_train_videos=AVE_TRAIN_VIDEOS,
-        best_per_method=summary, results=results,
+        best_per_method=summary, failed_rows=failed, results=results,
     )
     finish_and_write(report, args.out)
 
