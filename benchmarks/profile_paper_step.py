@@ -60,7 +60,8 @@ def fwd_bwd(layer, args, kwargs):
     def run():
         with tf.GradientTape() as tape:
             tape.watch(float_inputs)
-            outputs = layer(*args, **kwargs, training=True) if _takes_training(layer) else layer(*args, **kwargs)
+            extra = {"training": True} if _takes_training(layer) else {}
+            outputs = layer(*args, **{**kwargs, **extra})
             total = tf.add_n([tf.reduce_sum(tf.cast(o, tf.float32)) for o in tf.nest.flatten(outputs)])
         return tape.gradient(total, [w.value for w in layer.trainable_weights] + float_inputs)
 
@@ -107,6 +108,10 @@ def main(argv=None):
     dataset = synthetic_dataset(config, args.batch, model=model)
     x, _ = random_batches(config, args.batch, 1)
     x = {k: tf.constant(v) for k, v in x.items()}
+    # every segment real (the optional mask input the model declares)
+    x.update({name: tf.ones((args.batch, config.segments)) for name in model.input_names if name not in x}
+             if hasattr(model, "input_names") else {})
+    x.update({t.name: tf.ones((args.batch, config.segments)) for t in model.inputs if t.name not in x})
     parts = {"train step (fit)": lambda: timed_steps(model, dataset, args.steps)}
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer) or not layer.trainable_weights:
