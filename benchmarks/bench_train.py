@@ -449,7 +449,7 @@ def flops_of(names, args):
 
     if keras.backend.backend() == "jax":
         return count_flops(names, args.visual_dim, args.batch, args.smoke)
-    command = [sys.executable, __file__, "--count-flops", "--visual-dim", str(args.visual_dim),
+    command = [args.flops_python, __file__, "--count-flops", "--visual-dim", str(args.visual_dim),
                "--batch", str(args.batch), "--only", *names] + (["--smoke"] if args.smoke else [])
     done = subprocess.run(command, capture_output=True, text=True,
                           env={**os.environ, "KERAS_BACKEND": "jax"})
@@ -457,6 +457,31 @@ def flops_of(names, args):
         print(f"FLOP count failed: {done.stderr[-2000:]}", flush=True)
         return {}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def add_flops(args):
+    """Fills the FLOP figures of a result file whose run could not count them
+    (no JAX in its Python), from its own step times and matmul peaks."""
+    from keras_avl.atomic import atomic_write_text
+
+    with open(args.add_flops) as file:
+        report = json.load(file)
+    args.visual_dim, args.batch, args.smoke = report["visual_dim"], report["batch"], report["smoke"]
+    names = [r["name"] for r in report["results"] if r["name"] != PEER]
+    flops = flops_of(names, args)
+    if not flops:
+        raise SystemExit("FLOP count failed")
+    peaks = report["matmul_peak_gflops"]
+    for result in report["results"]:
+        if result["name"] in flops:
+            dtype = "bfloat16" if result["options"]["mixed"] else "float32"
+            gflops = flops[result["name"]] / result["median_step_seconds"] / 1e9
+            result.update(flops_per_step=flops[result["name"]], achieved_gflops=gflops,
+                          peak_dtype=dtype, share_of_matmul_peak=gflops / peaks[dtype])
+            print(f"{result['name']:34s} {gflops:6.1f} GFLOP/s ({100 * gflops / peaks[dtype]:4.1f} % of "
+                  f"{dtype} peak {peaks[dtype]:.0f})")
+    report["flops_added_by"] = " ".join(sys.argv)
+    atomic_write_text(args.add_flops, json.dumps(report, indent=2) + "\n")
 
 
 def main(argv=None):
@@ -478,11 +503,20 @@ def main(argv=None):
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--smoke", action="store_true", help="tiny models (a quick check)")
     parser.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--flops-python", default=sys.executable,
+                        help="the Python (with JAX) that counts the FLOPs when the backend is not JAX")
+    parser.add_argument("--add-flops", metavar="JSON",
+                        help="count the FLOPs of the variants of an earlier result file (with "
+                             "--flops-python) and add the achieved GFLOP/s and the share of that "
+                             "run's matmul peak to it; nothing is timed again")
     args = parser.parse_args(argv)
     names = args.only or (AVE_SIZE if args.ave_size else
                           list(VARIANTS) + (list(DATA_VARIANTS) if args.data else []))
     if args.torch_worker:
         serve_torch_peer(args)
+        return
+    if args.add_flops:
+        add_flops(args)
         return
     if args.count_flops:
         print(json.dumps(count_flops([n for n in names if n != PEER], args.visual_dim, args.batch, args.smoke)))

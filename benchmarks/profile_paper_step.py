@@ -7,7 +7,8 @@ the step's parts in one process, alternating round by round:
 - each top-level layer's forward + backward alone (`tf.GradientTape` inside
   a `tf.function`, on the inputs that layer receives in the model, computed
   once; the gradient of the sum of its outputs with respect to its weights
-  and its float inputs);
+  and to those of its inputs that do not come straight from the model's
+  inputs, as in a train step);
 - inside the fusion layer (`avfb`), its MFB pooling alone (`MFBPooling`, on
   the inputs the layer hands it, caught on one call);
 - the optimizer's update alone (`Adam.apply_gradients` of all weights).
@@ -46,15 +47,19 @@ def layer_inputs(model, layer, x):
         values = [values]
     lookup = {id(t): v for t, v in zip(keras_tensors, values)}
     concrete = [lookup.get(id(t), t) for t in symbolic]
-    return keras.tree.pack_sequence_as((args, kwargs), concrete)
+    # The model's own inputs need no gradient in a train step: the others do.
+    model_inputs = {id(t) for t in model.inputs}
+    needs_gradient = [lookup[id(t)] for t in keras_tensors if id(t) not in model_inputs]
+    return keras.tree.pack_sequence_as((args, kwargs), concrete), needs_gradient
 
 
-def fwd_bwd(layer, args, kwargs):
-    """A compiled forward + backward of `layer` on (args, kwargs)."""
+def fwd_bwd(layer, args, kwargs, float_inputs):
+    """A compiled forward + backward of `layer` on (args, kwargs): the
+    gradient of the sum of its outputs with respect to its weights and to
+    `float_inputs` (those of its inputs that a train step differentiates)."""
     import tensorflow as tf
 
-    float_inputs = [t for t in tf.nest.flatten((args, kwargs))
-                    if tf.is_tensor(t) and t.dtype.is_floating]
+    float_inputs = [t for t in float_inputs if t.dtype.is_floating]
 
     @tf.function
     def run():
@@ -116,8 +121,8 @@ def main(argv=None):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer) or not layer.trainable_weights:
             continue
-        call_args, call_kwargs = layer_inputs(model, layer, x)
-        run = fwd_bwd(layer, call_args, call_kwargs)
+        (call_args, call_kwargs), needs_gradient = layer_inputs(model, layer, x)
+        run = fwd_bwd(layer, call_args, call_kwargs, needs_gradient)
         parts[f"{layer.name} ({type(layer).__name__}) fwd+bwd"] = lambda run=run: timed(run, args.repeats)
         mfbs = [sub for sub in vars(layer).values() if isinstance(sub, MFBPooling)]
         for mfb in mfbs:
@@ -132,7 +137,11 @@ def main(argv=None):
             layer(*call_args, **call_kwargs)
             mfb.call = original
             mfb_args, mfb_kwargs = caught["args"]
-            mfb_run = fwd_bwd(mfb, list(mfb_args), dict(mfb_kwargs))
+            # the visual features come straight from the model's input: only
+            # the other inputs (the audio embedding) are differentiated
+            mfb_inputs = [t for t in tf.nest.flatten((mfb_args, mfb_kwargs)) if tf.is_tensor(t)]
+            visual = max(mfb_inputs, key=lambda t: t.shape.num_elements())
+            mfb_run = fwd_bwd(mfb, list(mfb_args), dict(mfb_kwargs), [t for t in mfb_inputs if t is not visual])
             parts[f"{layer.name}.{mfb.name} (MFBPooling) fwd+bwd"] = (
                 lambda mfb_run=mfb_run: timed(mfb_run, args.repeats))
     weights = model.trainable_variables
