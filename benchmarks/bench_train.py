@@ -64,6 +64,10 @@ PEER = "torch A+V-att (released loop)"
 # data: "synthetic" (in-memory random batches) or a make_dataset path
 # ("stream", the issue-time path, or "memory") when --data is given.
 BASE = dict(fused="auto", mixed=False, jit=False, unroll=False, spe=1, data="synthetic")
+# Methods of `keras_avl.models.registry` built from their own configs (their
+# default, public-code sizes), with their own losses and keras-avl's common
+# optimizer (Adam 1e-3) unless a variant names a `protocol`.
+METHOD_MODELS = ("psp", "cmbs", "avsdn")
 VARIANTS = {
     "paper, issue-time (fused=True)": ("paper", dict(BASE, fused=True)),
     "paper, fused=auto": ("paper", BASE),
@@ -73,6 +77,7 @@ VARIANTS = {
     "paper, jit, unroll": ("paper", dict(BASE, jit=True, unroll=True)),
     "paper, jit, unroll, spe 4": ("paper", dict(BASE, jit=True, unroll=True, spe=4)),
     "paper, bf16, jit, unroll": ("paper", dict(BASE, mixed=True, jit=True, unroll=True)),
+    "paper, bf16, jit": ("paper", dict(BASE, mixed=True, jit=True)),
     "avatt": ("avatt", BASE),
     "avatt, bf16": ("avatt", dict(BASE, mixed=True)),
     "avatt, unroll": ("avatt", dict(BASE, unroll=True)),
@@ -81,7 +86,20 @@ VARIANTS = {
     "avatt, bf16, jit": ("avatt", dict(BASE, mixed=True, jit=True)),
     "avatt, bf16, jit, unroll": ("avatt", dict(BASE, mixed=True, jit=True, unroll=True)),
     "avatt, bf16, spe 4": ("avatt", dict(BASE, mixed=True, spe=4)),
+    "psp": ("psp", BASE),
+    "psp, bf16": ("psp", dict(BASE, mixed=True)),
+    "psp, jit": ("psp", dict(BASE, jit=True)),
+    "psp, bf16, jit": ("psp", dict(BASE, mixed=True, jit=True)),
+    "cmbs": ("cmbs", BASE),
+    "cmbs, bf16": ("cmbs", dict(BASE, mixed=True)),
+    "cmbs, jit": ("cmbs", dict(BASE, jit=True)),
+    "cmbs, bf16, jit": ("cmbs", dict(BASE, mixed=True, jit=True)),
 }
+# The AVE-size comparison of issue 21 (d_v = 512, batch 64): every method,
+# float32 and bf16, with and without XLA (XLA is always on under JAX).
+AVE_SIZE = [f"{m}{s}" for m in ("paper, fused=auto", "avatt", "psp", "cmbs")
+            for s in ("", ", bf16", ", jit", ", bf16, jit")]
+AVE_SIZE = [name.replace("fused=auto, ", "") for name in AVE_SIZE]
 DATA_VARIANTS = {
     "paper, issue-time, stream": ("paper", dict(BASE, fused=True, data="stream")),
     "paper, fused=auto, memory": ("paper", dict(BASE, data="memory")),
@@ -90,9 +108,23 @@ DATA_VARIANTS = {
 }
 
 
+SMOKE_METHOD_FIELDS = {
+    "psp": dict(projection_dim=8, hidden=8, attention_dim=8, psp_dim=8, classifier_hidden=8),
+    "cmbs": dict(visual_hidden=8, attention_hidden=8, d_model=8, num_heads=2, feedforward_dim=16,
+                 encoder_feedforward_dim=16, interaction_heads=2),
+    "avsdn": dict(hidden=8),
+}
+
+
 def model_config(variant, visual_dim, smoke=False):
     from keras_avl.models import AVLConfig, variant_config
+    from keras_avl.models.registry import get
 
+    if variant in METHOD_MODELS:
+        fields = dict(visual_dim=visual_dim)
+        if smoke:
+            fields.update(num_classes=5, audio_dim=8, **SMOKE_METHOD_FIELDS[variant])
+        return get(variant).config("supervised", **fields)
     base = AVLConfig(visual_dim=visual_dim)
     if smoke:
         base = base.replace(num_classes=5, audio_dim=8, embed_dim=8, mfb_output_dim=8,
@@ -120,17 +152,34 @@ def nested_layers(layer, seen=None):
         yield from nested_layers(child, seen)
 
 
-def build(variant, options, visual_dim, smoke=False):
-    """The compiled supervised model of a variant, set up as `options` say."""
+def build(variant, options, visual_dim, smoke=False, batch=64):
+    """The compiled supervised model of a variant, set up as `options` say.
+
+    `options` may also name a training `protocol` (`keras_avl.protocols`: its
+    optimizer and schedule for an epoch of AVE's training videos at `batch`,
+    its loss and config values) and a `policy` (a protocol's dtype policy,
+    e.g. "float64", instead of `mixed`)."""
     import keras
 
     from keras_avl.layers import MFBPooling
     from keras_avl.models import build_supervised
+    from keras_avl.models.registry import build as registry_build
     from keras_avl.precision import precision_policy
+    from keras_avl.protocols import get_protocol
     from keras_avl.training.train import configure_train_step
 
-    with precision_policy(options["mixed"], gpu=False):
-        model = build_supervised(model_config(variant, visual_dim, smoke))
+    config = model_config(variant, visual_dim, smoke)
+    optimizer = loss = None
+    if options.get("protocol"):
+        recipe = get_protocol(options["protocol"])
+        optimizer = recipe.optimizer(max(AVE_TRAIN_VIDEOS // batch, 1))
+        loss = recipe.loss_function()
+        config = config.replace(**recipe.config)
+    with precision_policy(options["mixed"], gpu=False, policy=options.get("policy")):
+        if variant in METHOD_MODELS or optimizer is not None:
+            model = registry_build(config, "supervised", optimizer=optimizer, loss=loss)
+        else:
+            model = build_supervised(config)
     for layer in nested_layers(model):
         if isinstance(layer, MFBPooling):
             layer.fused = options["fused"]
@@ -155,10 +204,26 @@ def random_batches(config, batch, count, seed=0):
     return x, y
 
 
-def synthetic_dataset(config, batch, count=2):
+def device_batch(config, batch, seed=0):
+    """One random batch as backend tensors (`bench_methods.py`)."""
+    from keras import ops
+
+    x, y = random_batches(config, batch, 1, seed)
+    return {k: ops.convert_to_tensor(v) for k, v in x.items()}, ops.convert_to_tensor(y)
+
+
+def synthetic_dataset(config, batch, count=2, model=None):
+    """`count` random batches held in memory, repeated; mapped to every
+    output of a several-output `model` (PSP, CMBS) as `train` maps them."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices(random_batches(config, batch, count)).batch(batch).repeat()
+    from keras_avl.models.registry import fit_targets
+
+    dataset = tf.data.Dataset.from_tensor_slices(random_batches(config, batch, count)).batch(batch)
+    targets = fit_targets(model) if model is not None else None
+    if targets is not None:
+        dataset = dataset.map(targets)
+    return dataset.repeat()
 
 
 def folder_dataset(data, batch, path):
@@ -355,12 +420,17 @@ def count_flops(names, visual_dim, batch, smoke):
         variant, options = ALL_VARIANTS[name]
         # Unrolled, so that all T steps of the LSTMs count (XLA counts a while
         # loop's body once); the same computation otherwise.
-        model = build(variant, dict(options, unroll=True), visual_dim, smoke)
+        model = build(variant, dict(options, unroll=True), visual_dim, smoke, batch)
         config = model_config(variant, visual_dim, smoke)
         x, y = random_batches(config, batch, 1)
 
         def loss(trainable, non_trainable, x, y):
             y_pred, _ = model.stateless_call(trainable, non_trainable, x, training=True)
+            if isinstance(y_pred, (list, tuple, dict)):
+                # Several outputs (PSP, CMBS): every output's path counts; the
+                # loss itself (the mean of each output) is a negligible cost.
+                outputs = y_pred.values() if isinstance(y_pred, dict) else y_pred
+                return sum(keras.ops.mean(keras.ops.cast(o, "float32")) for o in outputs)
             return keras.ops.mean(keras.losses.categorical_crossentropy(y, y_pred))
 
         weights = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
@@ -379,7 +449,7 @@ def flops_of(names, args):
 
     if keras.backend.backend() == "jax":
         return count_flops(names, args.visual_dim, args.batch, args.smoke)
-    command = [sys.executable, __file__, "--count-flops", "--visual-dim", str(args.visual_dim),
+    command = [args.flops_python, __file__, "--count-flops", "--visual-dim", str(args.visual_dim),
                "--batch", str(args.batch), "--only", *names] + (["--smoke"] if args.smoke else [])
     done = subprocess.run(command, capture_output=True, text=True,
                           env={**os.environ, "KERAS_BACKEND": "jax"})
@@ -387,6 +457,31 @@ def flops_of(names, args):
         print(f"FLOP count failed: {done.stderr[-2000:]}", flush=True)
         return {}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def add_flops(args):
+    """Fills the FLOP figures of a result file whose run could not count them
+    (no JAX in its Python), from its own step times and matmul peaks."""
+    from keras_avl.atomic import atomic_write_text
+
+    with open(args.add_flops) as file:
+        report = json.load(file)
+    args.visual_dim, args.batch, args.smoke = report["visual_dim"], report["batch"], report["smoke"]
+    names = [r["name"] for r in report["results"] if r["name"] != PEER]
+    flops = flops_of(names, args)
+    if not flops:
+        raise SystemExit("FLOP count failed")
+    peaks = report["matmul_peak_gflops"]
+    for result in report["results"]:
+        if result["name"] in flops:
+            dtype = "bfloat16" if result["options"]["mixed"] else "float32"
+            gflops = flops[result["name"]] / result["median_step_seconds"] / 1e9
+            result.update(flops_per_step=flops[result["name"]], achieved_gflops=gflops,
+                          peak_dtype=dtype, share_of_matmul_peak=gflops / peaks[dtype])
+            print(f"{result['name']:34s} {gflops:6.1f} GFLOP/s ({100 * gflops / peaks[dtype]:4.1f} % of "
+                  f"{dtype} peak {peaks[dtype]:.0f})")
+    report["flops_added_by"] = " ".join(sys.argv)
+    atomic_write_text(args.add_flops, json.dumps(report, indent=2) + "\n")
 
 
 def main(argv=None):
@@ -399,6 +494,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=16, help="train steps per timed fit call")
     parser.add_argument("--rounds", type=int, default=3, help="timed fit calls per variant")
     parser.add_argument("--only", nargs="*", help="names of variants to run (default all but data)")
+    parser.add_argument("--ave-size", action="store_true",
+                        help="the AVE-size set: paper, avatt, psp, cmbs x float32/bf16 x XLA off/on")
     parser.add_argument("--data", help="AVE-layout folder for the stream/memory data variants")
     parser.add_argument("--torch-peer", action="store_true", help=f"also time {PEER!r}")
     parser.add_argument("--torch-python", default=sys.executable,
@@ -406,10 +503,20 @@ def main(argv=None):
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--smoke", action="store_true", help="tiny models (a quick check)")
     parser.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--flops-python", default=sys.executable,
+                        help="the Python (with JAX) that counts the FLOPs when the backend is not JAX")
+    parser.add_argument("--add-flops", metavar="JSON",
+                        help="count the FLOPs of the variants of an earlier result file (with "
+                             "--flops-python) and add the achieved GFLOP/s and the share of that "
+                             "run's matmul peak to it; nothing is timed again")
     args = parser.parse_args(argv)
-    names = args.only or list(VARIANTS) + (list(DATA_VARIANTS) if args.data else [])
+    names = args.only or (AVE_SIZE if args.ave_size else
+                          list(VARIANTS) + (list(DATA_VARIANTS) if args.data else []))
     if args.torch_worker:
         serve_torch_peer(args)
+        return
+    if args.add_flops:
+        add_flops(args)
         return
     if args.count_flops:
         print(json.dumps(count_flops([n for n in names if n != PEER], args.visual_dim, args.batch, args.smoke)))
@@ -430,10 +537,10 @@ def main(argv=None):
         if name == PEER:
             continue
         variant, options = ALL_VARIANTS[name]
-        models[name] = build(variant, options, args.visual_dim, args.smoke)
+        models[name] = build(variant, options, args.visual_dim, args.smoke, args.batch)
         config = model_config(variant, args.visual_dim, args.smoke)
         if options["data"] == "synthetic":
-            datasets[name] = synthetic_dataset(config, args.batch)
+            datasets[name] = synthetic_dataset(config, args.batch, model=models[name])
         else:
             datasets[name] = folder_dataset(data, args.batch, options["data"])
         runners[name] = lambda name=name: timed_steps(models[name], datasets[name], args.steps)
@@ -462,11 +569,18 @@ def main(argv=None):
             result.update(variant=variant, options=options, parameters=models[name].count_params())
         if name in flops:
             result.update(flops_per_step=flops[name], achieved_gflops=flops[name] / step / 1e9)
+            if name != PEER:
+                # Share of the backend's matmul peak of the variant's precision,
+                # measured in this run (bf16 variants against the bf16 peak).
+                dtype = "bfloat16" if ALL_VARIANTS[name][1]["mixed"] else "float32"
+                result.update(peak_dtype=dtype, share_of_matmul_peak=result["achieved_gflops"] / peaks[dtype])
         if reference is not None:
             result["speed_vs_torch_peer"] = reference / step
         results.append(result)
         print(f"{name:34s} {result['videos_per_second']:8.1f} videos/s"
               + (f"  {result['achieved_gflops']:6.1f} GFLOP/s" if "achieved_gflops" in result else "")
+              + (f" ({100 * result['share_of_matmul_peak']:4.1f} % of {result['peak_dtype']} peak)"
+                 if "share_of_matmul_peak" in result else "")
               + (f"  {result['speed_vs_torch_peer']:5.2f}x torch" if reference else ""), flush=True)
     print("matrix-product peak GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
     report.update(
@@ -474,7 +588,8 @@ def main(argv=None):
         batch=args.batch, visual_dim=args.visual_dim, steps_per_fit=args.steps, timing="steady-state seconds per step (the first call of each fit dropped)", rounds=args.rounds,
         data=args.data, smoke=args.smoke, load_average_per_round=loads,
         matmul_peak_gflops=peaks, ave_train_videos=AVE_TRAIN_VIDEOS,
-        flops_note="XLA cost analysis of forward+backward under JAX, LSTMs unrolled (all T steps count)",
+        flops_note="XLA cost analysis of forward+backward under JAX, LSTMs unrolled (all T steps count); "
+                   "models of several outputs (PSP, CMBS): the gradient of the sum of their outputs' means",
         results=results,
     )
     finish_and_write(report, args.out)

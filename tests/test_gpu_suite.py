@@ -37,10 +37,36 @@ def test_smoke_suite_writes_every_result(tmp_path):
                           env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == sorted(["mfb_gpu_jax.json", "train_gpu_jax.json"] + [
+    assert names == sorted(["mfb_gpu_jax.json", "train_gpu_jax.json", "train_ave_gpu_jax.json"] + [
         f"resident_{v}_{p}.json" for v in ("paper", "avatt") for p in ("float32", "bfloat16")])
     train = json.loads((tmp_path / "out" / "train_gpu_jax.json").read_text())
     assert train["backend"] == "jax" and len(train["results"]) == 8
     assert all(r["videos_per_second"] > 0 and r["flops_per_step"] > 0 for r in train["results"])
+    ave = json.loads((tmp_path / "out" / "train_ave_gpu_jax.json").read_text())
+    # Under JAX the XLA variants are the plain ones: paper, avatt, psp, cmbs x float32 / bf16.
+    assert sorted(r["variant"] for r in ave["results"]) == sorted(2 * ["paper", "avatt", "psp", "cmbs"])
+    assert all(0 < r["share_of_matmul_peak"] for r in ave["results"])
+    assert "no released checkouts given" in done.stdout
     resident = json.loads((tmp_path / "out" / "resident_paper_bfloat16.json").read_text())
     assert resident["bf16"] and resident["videos_per_second"] > 0
+
+
+def test_generated_features_have_aves_shapes():
+    import bench_pytorch_loops as loops
+
+    visual, audio, labels = loops.generated(3, 2, seed=0, dtype="float64")
+    assert visual.shape == (6, 10, 7, 7, 512) and audio.shape == (6, 10, 128)
+    assert labels.shape == (6, 10, 29) and visual.dtype == labels.dtype == "float64"
+    # one class per segment: an event class or the background (28)
+    assert (labels.sum(-1) == 1).all()
+    events = labels[..., :28].argmax(-1)[labels[..., :28].sum(-1) > 0]
+    assert events.size > 0
+
+
+def test_released_loops_need_their_checkouts_only_for_their_rows():
+    import bench_pytorch_loops as loops
+
+    assert set(loops.KERAS_METHODS) == {"avatt", "avatt-adam", "paper", "psp", "cmbs"}
+    assert {versus for versus, _, _ in loops.KERAS_METHODS.values()} <= set(loops.TORCH_LOOPS)
+    with pytest.raises(SystemExit):
+        loops.main(["--smoke"])  # --out is required
