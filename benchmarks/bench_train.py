@@ -1,6 +1,6 @@
 """End-to-end training throughput (videos/s) of the supervised models, next to
-the machine's limit: the paper's model (`AVLConfig()`) and the A+V-att
-baseline (`variant_config("avatt")`) under the options that change speed (MFB
+the machine's limit: the paper's model (preset `paper`) and the A+V-att
+baseline (preset `avatt`) under the options that change speed (MFB
 path, bfloat16, XLA, steps per execution, the visual data path), a plain
 PyTorch A+V-att loop written the way the released AVE-ECCV18 code trains it
 (`--torch-peer`), achieved GFLOP/s and the measured float32 / bfloat16
@@ -91,13 +91,17 @@ DATA_VARIANTS = {
 
 
 def model_config(variant, visual_dim, smoke=False):
-    from keras_avl.models import AVLConfig, variant_config
+    import dataclasses
 
-    base = AVLConfig(visual_dim=visual_dim)
+    from keras_avl.models import get
+
+    fields = dict(visual_dim=visual_dim)
     if smoke:
-        base = base.replace(num_classes=5, audio_dim=8, embed_dim=8, mfb_output_dim=8,
-                            hidden=8, swab_units=8)
-    return variant_config(variant, base)
+        fields.update(num_classes=5, audio_dim=8, embed_dim=8, mfb_output_dim=8, hidden=8,
+                      swab_units=8)
+    preset = get(variant)
+    known = {field.name for field in dataclasses.fields(preset.config_class)}
+    return preset.config(**{key: value for key, value in fields.items() if key in known})
 
 
 def nested_layers(layer, seen=None):
@@ -125,12 +129,12 @@ def build(variant, options, visual_dim, smoke=False):
     import keras
 
     from keras_avl.layers import MFBPooling
-    from keras_avl.models import build_supervised
+    from keras_avl.models import build_model
     from keras_avl.precision import precision_policy
     from keras_avl.training.train import configure_train_step
 
     with precision_policy(options["mixed"], gpu=False):
-        model = build_supervised(model_config(variant, visual_dim, smoke))
+        model = build_model(model_config(variant, visual_dim, smoke), "supervised")
     for layer in nested_layers(model):
         if isinstance(layer, MFBPooling):
             layer.fused = options["fused"]

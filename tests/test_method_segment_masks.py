@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_avl.models import get, inference_model
-from keras_avl.models.registry import build, fit_targets
+from keras_avl.models import build_model, get, inference_model
+from keras_avl.models.registry import fit_targets
 from tests.method_references import avps_target
 from tests.numpy_reference import relu, sigmoid, softmax
 
@@ -33,7 +33,7 @@ TINY = {
 def _model(name, regime, compile=False):
     config = get(name).config(num_classes=C, segments=T, grid=(2, 2), visual_dim=6,
                               audio_dim=5, **TINY[name])
-    return build(config, regime, compile=compile)
+    return build_model(config, regime, compile=compile)
 
 
 def _inputs(rng):
