@@ -17,7 +17,7 @@ from tests.preset_configs import preset_config
 
 CONFIG_CLASSES = {"paper": PaperConfig, "avatt": AVAttConfig, "ezvsl": EZVSLConfig,
                   "avsdn": AVSDNConfig, "psp": PSPConfig, "cmbs": CMBSConfig}
-TINY = dict(num_classes=3, segments=3, grid=(2, 2), visual_dim=4, audio_dim=4, hidden=2,
+TINY = dict(num_classes=3, segments=4, grid=(2, 2), visual_dim=4, audio_dim=4, hidden=2,
             embed_dim=4, mfb_factor=2, mfb_output_dim=2, swab_units=2, avatt_hidden_dim=4,
             projection_dim=4, attention_dim=4, psp_dim=4, classifier_hidden=2,
             visual_hidden=4, attention_hidden=2, d_model=4, num_heads=2, interaction_heads=2,
@@ -63,7 +63,7 @@ def test_each_preset_builds_its_regimes_with_its_config_class(name):
         for field, value in preset.changes.items():
             assert getattr(config, field) == value
         model = build_model(config, regime, compile=False)
-        assert model.input["visual"].shape[1:] == (3, 2, 2, 4)
+        assert model.input["visual"].shape[1:] == (4, 2, 2, 4)
         assert preset.build(config, regime, compile=False).output_shape == model.output_shape
     for regime in sorted({"supervised", "weak", "unsupervised"} - set(preset.regimes)):
         with pytest.raises(ValueError, match=re.escape(f"supports the regimes {preset.regimes!r}")):
