@@ -73,7 +73,7 @@ def main():
     start = time.perf_counter()
     train(work / "run", "supervised", data=data, epochs=1, steps_per_epoch=args.steps,
           validation_steps=args.steps, verbose=2)
-    result["train"] = {"model": "paper (AVLConfig defaults, d_v=512)", "batch_size": 64,
+    result["train"] = {"model": "paper (PaperConfig defaults, d_v=512)", "batch_size": 64,
                        "steps": args.steps, "seconds": time.perf_counter() - start}
     result["peak_rss_after_training_gib"] = peak_rss_gib()
     result["target_peak_rss_gib"] = 4.0

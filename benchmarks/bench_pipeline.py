@@ -48,14 +48,14 @@ def main():
     os.environ.setdefault("KERAS_AVL_HOME", tempfile.mkdtemp())
 
     from keras_avl.data import make_dataset, resolve_data
-    from keras_avl.models import AVLConfig, registry, variant_config  # noqa: F401
+    from keras_avl.models import build_model, get
     from keras_avl.training.train_step import configure_train_step
 
     data, _ = resolve_data(None, args.size)
     batches = make_dataset(data, "train", "supervised", 64)
     old = tf_data_pipeline(batches)
-    config = variant_config("paper", AVLConfig(**data.model_config_kwargs()))
-    model = registry.build(config, "supervised")
+    config = get("paper").config(**data.model_config_kwargs())
+    model = build_model(config, "supervised")
     configure_train_step(model, jit_compile=False)
     model.fit(batches, epochs=1, verbose=0)  # traced once, outside the clock
     model.fit(old, epochs=1, verbose=0)

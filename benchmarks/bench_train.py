@@ -1,6 +1,6 @@
 """End-to-end training throughput (videos/s) of the supervised models, next to
-the machine's limit: the paper's model (`AVLConfig()`) and the A+V-att
-baseline (`variant_config("avatt")`) under the options that change speed (MFB
+the machine's limit: the paper's model (preset `paper`) and the A+V-att
+baseline (preset `avatt`) under the options that change speed (MFB
 path, bfloat16, XLA, steps per execution, the visual data path), a plain
 PyTorch A+V-att loop written the way the released AVE-ECCV18 code trains it
 (`--torch-peer`), achieved GFLOP/s and the measured float32 / bfloat16
@@ -113,23 +113,19 @@ SMOKE_METHOD_FIELDS = {
     "cmbs": dict(visual_hidden=8, attention_hidden=8, d_model=8, num_heads=2, feedforward_dim=16,
                  encoder_feedforward_dim=16, interaction_heads=2),
     "avsdn": dict(hidden=8),
+    "avatt": dict(hidden=8, avatt_hidden_dim=8),
 }
+SMOKE_PAPER_FIELDS = dict(embed_dim=8, mfb_output_dim=8, hidden=8, swab_units=8)
 
 
 def model_config(variant, visual_dim, smoke=False):
-    from keras_avl.models import AVLConfig, variant_config
-    from keras_avl.models.registry import get
+    from keras_avl.models import get
 
-    if variant in METHOD_MODELS:
-        fields = dict(visual_dim=visual_dim)
-        if smoke:
-            fields.update(num_classes=5, audio_dim=8, **SMOKE_METHOD_FIELDS[variant])
-        return get(variant).config("supervised", **fields)
-    base = AVLConfig(visual_dim=visual_dim)
+    fields = dict(visual_dim=visual_dim)
     if smoke:
-        base = base.replace(num_classes=5, audio_dim=8, embed_dim=8, mfb_output_dim=8,
-                            hidden=8, swab_units=8)
-    return variant_config(variant, base)
+        fields.update(num_classes=5, audio_dim=8,
+                      **SMOKE_METHOD_FIELDS.get(variant, SMOKE_PAPER_FIELDS))
+    return get(variant).config("supervised", **fields)
 
 
 def nested_layers(layer, seen=None):
@@ -162,8 +158,7 @@ def build(variant, options, visual_dim, smoke=False, batch=64):
     import keras
 
     from keras_avl.layers import MFBPooling
-    from keras_avl.models import build_supervised
-    from keras_avl.models.registry import build as registry_build
+    from keras_avl.models import build_model
     from keras_avl.precision import precision_policy
     from keras_avl.protocols import get_protocol
     from keras_avl.training.train import configure_train_step
@@ -176,10 +171,7 @@ def build(variant, options, visual_dim, smoke=False, batch=64):
         loss = recipe.loss_function()
         config = config.replace(**recipe.config)
     with precision_policy(options["mixed"], gpu=False, policy=options.get("policy")):
-        if variant in METHOD_MODELS or optimizer is not None:
-            model = registry_build(config, "supervised", optimizer=optimizer, loss=loss)
-        else:
-            model = build_supervised(config)
+        model = build_model(config, "supervised", optimizer=optimizer, loss=loss)
     for layer in nested_layers(model):
         if isinstance(layer, MFBPooling):
             layer.fused = options["fused"]

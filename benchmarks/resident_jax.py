@@ -156,13 +156,13 @@ def main(argv=None):
     if keras.backend.backend() != "jax":
         raise SystemExit("resident_jax.py needs KERAS_BACKEND=jax.")
     device = device_of(args.device)
-    from keras_avl.models import build_supervised
+    from keras_avl.models import build_model
     from keras_avl.precision import precision_policy
 
     config = model_config(args.variant, args.visual_dim, args.smoke)
     x, y = random_batches(config, args.videos, 1)
     with precision_policy(args.bf16, gpu=False):
-        model = build_supervised(config)
+        model = build_model(config, "supervised")
     trainer = ResidentTrainer(model, x, y, device, args.batch, args.batches_per_call,
                               "bfloat16" if args.bf16 else "float32")
     compile_seconds, _, _ = trainer.run_epoch(0)

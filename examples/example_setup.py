@@ -6,7 +6,7 @@ import argparse
 import keras
 
 from keras_avl.data import embedded_default, load_ave
-from keras_avl.models import AVLConfig
+from keras_avl.models import PaperConfig
 
 TINY_MODEL = dict(embed_dim=8, mfb_output_dim=8, hidden=8, swab_units=8)
 
@@ -33,7 +33,7 @@ def load_example_data(args):
 def example_config(data, args):
     """The paper's model config for `data` (which fixes the shapes), tiny with
     `--tiny`."""
-    config = AVLConfig(**data.model_config_kwargs())
+    config = PaperConfig(**data.model_config_kwargs())
     return config.replace(**TINY_MODEL) if args.tiny else config
 
 

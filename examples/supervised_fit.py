@@ -13,13 +13,13 @@ import numpy as np
 from example_setup import example_arguments, example_config, fit_settings, load_example_data
 
 from keras_avl.data import make_dataset
-from keras_avl.models import build_supervised
+from keras_avl.models import build_model
 
 
 def main(argv=None):
     args = example_arguments(__doc__).parse_args(argv)
     data = load_example_data(args)
-    model = build_supervised(example_config(data, args))  # compiled, (B, T, C) output
+    model = build_model(example_config(data, args), "supervised")  # compiled, (B, T, C)
 
     batch_size, epochs = fit_settings(args)
     model.fit(

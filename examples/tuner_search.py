@@ -1,8 +1,8 @@
 """A keras-tuner search over the paper's hyperparameters.
 
-`AVLHyperModel` turns an `AVLConfig` plus a search space into a
+`AVLHyperModel` turns a `PaperConfig` (alias `AVLConfig`) plus a search space into a
 `keras_tuner.HyperModel`, so any keras-tuner tuner can search it; the best
-trial's values give back an `AVLConfig`. (`keras-avl tune` does the same from
+trial's values give back a `PaperConfig`. (`keras-avl tune` does the same from
 the command line, with a resumable folder, `best_config.json` and a report.)
 
     python examples/tuner_search.py --tiny --out search/
@@ -42,7 +42,7 @@ def main(argv=None):
         verbose=2,
     )
     best = tuner.get_best_hyperparameters(1)[0]
-    config = tuner.hypermodel.config(best)  # the best trial as an AVLConfig
+    config = tuner.hypermodel.config(best)  # the best trial as a PaperConfig
     print(f"best values: {best.values}")
     print(config.to_json())
     return config

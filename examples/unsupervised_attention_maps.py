@@ -15,7 +15,7 @@ import numpy as np
 from example_setup import example_arguments, example_config, fit_settings, load_example_data
 
 from keras_avl.data import make_dataset
-from keras_avl.models import build_unsupervised, inference_model
+from keras_avl.models import build_model, inference_model
 from keras_avl.training.metrics import pointing_game
 from keras_avl.visualization import save_heatmap_strip
 
@@ -27,7 +27,7 @@ def main(argv=None):
     parser.add_argument("--videos", type=int, default=3, help="test videos to draw")
     args = parser.parse_args(argv)
     data = load_example_data(args)
-    model = build_unsupervised(example_config(data, args))  # + audio_negative input
+    model = build_model(example_config(data, args), "unsupervised")  # + audio_negative
 
     batch_size, epochs = fit_settings(args)
     model.fit(  # no labels: the pipeline pairs each video with another's audio

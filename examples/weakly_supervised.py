@@ -12,13 +12,13 @@ import numpy as np
 from example_setup import example_arguments, example_config, fit_settings, load_example_data
 
 from keras_avl.data import make_dataset
-from keras_avl.models import build_weakly_supervised, inference_model
+from keras_avl.models import build_model, inference_model
 
 
 def main(argv=None):
     args = example_arguments(__doc__).parse_args(argv)
     data = load_example_data(args)
-    model = build_weakly_supervised(example_config(data, args))  # output (B, C)
+    model = build_model(example_config(data, args), "weak")  # output (B, C)
 
     batch_size, epochs = fit_settings(args)
     # The "weak" pipeline yields video labels and adds the noisy videos to train.

@@ -16,7 +16,7 @@ selects the epoch on the validation split.
 
 | protocol | trains | recipe (from) |
 |---|---|---|
-| ave-eccv18-supervised | avatt (and the other classifiers of `AVLConfig`), supervised | Adam 1e-3, per-batch StepLR(15000, 0.1), MultiLabelSoftMarginLoss on the softmax outputs, 300 epochs, batch 64 (`supervised_main.py`) |
+| ave-eccv18-supervised | avatt (and the other presets of the paper's model and A+V-att), supervised | Adam 1e-3, per-batch StepLR(15000, 0.1), MultiLabelSoftMarginLoss on the softmax outputs, 300 epochs, batch 64 (`supervised_main.py`) |
 | ave-eccv18-weak | same, weak | the same, 250 epochs (`weak_supervised_main.py`) |
 | psp-cvpr21-supervised | psp, supervised | Adam 1e-3, x0.8 after epochs 60 and 120, 300 epochs, batch 128, tau 0.099, lambda 100 (`fully_supervised_main.py`) |
 | psp-cvpr21-weak | psp, weak | Adam 1e-3, x0.8 after epochs 80 and 160, 300 epochs, batch 128, tau 0.095 (`weakly_supervised_main.py`) |
@@ -44,11 +44,11 @@ and, unless epochs are given, the epochs.
 `"own"` picks each model's own recipe (the protocol it is the `model` of, in
 the regime), and the common keras-avl recipe for a model without one.
 
-A model variant may name a default protocol (`keras_avl.models.variants.
-DEFAULT_PROTOCOLS`: `avatt`, the released A+V-att, trains with
-`ave-eccv18-<regime>`): without `protocol`, it trains with that protocol's
-loss and learning-rate schedule, for the epochs, batch size and learning rate
-given (15, 64, 1e-3 by default), as the README's `avatt` rows do.
+A preset may name a default recipe (`keras_avl.models.get(NAME).recipe`:
+the preset `avatt`, the released A+V-att, trains with `ave-eccv18-<regime>`):
+without `protocol`, it trains with that protocol's loss and learning-rate
+schedule, for the epochs, batch size and learning rate given (15, 64, 1e-3 by
+default), as the README's `avatt` rows do.
 
 AVSDN has no public code, hence no recipe: it trains with the common settings.
 """
@@ -56,13 +56,13 @@ AVSDN has no public code, hence no recipe: it trains with the common settings.
 import dataclasses
 
 from keras_avl.models.cmbs import REGIME_DEFAULTS
-from keras_avl.models.variants import DEFAULT_PROTOCOLS, VARIANTS
+from keras_avl.models.registry import get, presets
 from keras_avl.validation import check_positive_int
 
-# The classifiers built from an `AVLConfig` (every variant but the contrastive
-# baseline, which has no classifier): AVE-ECCV18's recipe trains any of them.
-AVL_CLASSIFIERS = tuple(name for name, fields in VARIANTS.items()
-                        if fields.get("architecture") != "ezvsl")
+# The classifiers of the paper's model and A+V-att (every preset of those
+# methods): AVE-ECCV18's recipe trains any of them.
+AVL_CLASSIFIERS = tuple(name for name, preset in presets().items()
+                        if preset.method in ("paper", "avatt"))
 OWN = "own"
 # `Protocol.loss` values: None keeps the model's own loss.
 LOSSES = (None, "multilabel-soft-margin")
@@ -74,7 +74,7 @@ class Protocol:
 
     Args:
         name: the protocol's name.
-        model: the model (registry or variant name) whose own recipe it is.
+        model: the model (a preset's name) whose own recipe it is.
         regime: the regime it trains.
         epochs, batch_size, learning_rate: the training settings.
         decay_epochs: epochs after which the learning rate is multiplied by
@@ -85,7 +85,8 @@ class Protocol:
         clipnorm: the global gradient-norm clip, or None.
         loss: None (the model's own loss) or `"multilabel-soft-margin"`
             (`keras_avl.losses.multilabel_soft_margin_loss` on the model's
-            softmax outputs, for the classifiers of `AVLConfig`).
+            softmax outputs, for the classifiers of the paper's model and
+            A+V-att).
         config: fields of the model's config the recipe sets.
         dtype_policy: None (float32, or the run's mixed precision) or a Keras
             dtype policy of `keras_avl.precision.PROTOCOL_POLICIES` the recipe
@@ -247,8 +248,8 @@ def resolve_protocol(protocol, model, regime):
 
     - a name: that protocol (a clear error when it does not fit);
     - `"own"`: the model's own recipe, if it has one;
-    - None: the default protocol of the variant, if it names one
-      (`DEFAULT_PROTOCOLS`: its loss and schedule only).
+    - None: the default recipe of the preset, if it names one
+      (`keras_avl.models.get(model).recipe`: its loss and schedule only).
 
     Returns `(protocol, chosen)`; `(None, False)` for the common recipe.
 
@@ -265,8 +266,8 @@ def resolve_protocol(protocol, model, regime):
     elif protocol is None:
         # A regime the family has no recipe for (avatt unsupervised) is left
         # to the model's builder, which refuses it.
-        name = f"{DEFAULT_PROTOCOLS.get(model)}-{regime}"
-        return PROTOCOLS.get(name), False
+        recipe = get(model).recipe
+        return (None if recipe is None else PROTOCOLS.get(f"{recipe}-{regime}")), False
     recipe = get_protocol(protocol)
     recipe.check(model, regime)
     return recipe, True

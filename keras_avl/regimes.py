@@ -4,6 +4,6 @@ the data pipelines, the model builders and the run folders all read, so that
 
 REGIMES = ("supervised", "weak", "unsupervised")
 # Where the unsupervised regime's negative audio comes from (`make_dataset`,
-# `AVLConfig.negative_sampling`): any other video (the paper's reading) or a
+# `PaperConfig.negative_sampling`): any other video (the paper's reading) or a
 # video of another class.
 NEGATIVE_SAMPLINGS = ("any-video", "other-class")

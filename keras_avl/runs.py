@@ -1,9 +1,13 @@
 """The run folder: what `keras-avl train` writes and every other command reads.
 
-A run folder holds `config.json` (the regime, the variant, the `AVLConfig` (or,
-for a registered method, its name under `method` and its own config), the data
-folder and the training settings), `best.keras` (the best checkpoint),
-`metrics.json` and TensorBoard logs under `logs/`.
+A run folder holds `config.json` (the regime, the preset under `variant`, the
+method under `method` and its config under `model_config`, the data folder and
+the training settings), `best.keras` (the best checkpoint), `metrics.json` and
+TensorBoard logs under `logs/`.
+
+`load_run` also reads the folders written before every method had its own
+config: their `model_config` is one `AVLConfig` of 28 fields whose
+`architecture` named the model (`legacy_model_config`).
 """
 
 import dataclasses
@@ -11,8 +15,8 @@ import json
 from pathlib import Path
 
 from keras_avl.atomic import atomic_write_text
-from keras_avl.models import REGIMES, AVLConfig
-from keras_avl.models.registry import config_class
+from keras_avl.models import REGIMES, MethodConfig
+from keras_avl.models.registry import get_method
 from keras_avl.protocols import get_protocol
 
 CONFIG_FILE = "config.json"
@@ -28,9 +32,9 @@ class Run:
     Args:
         path: the run folder.
         regime: one of `keras_avl.models.REGIMES`.
-        variant: the model variant name (see `keras_avl.models.VARIANTS`).
-        model_config: the config the model was built from: an `AVLConfig`, or
-            a registered method's config (its `method` is then recorded).
+        variant: the preset's name (`keras_avl.models.presets()`).
+        model_config: the config the model was built from, a method's
+            (`PaperConfig`, `AVAttConfig`, `PSPConfig`, ...).
         data: the dataset folder, or None for the embedded default.
         training: training settings (epochs, batch size, seed, ...).
     """
@@ -38,16 +42,15 @@ class Run:
     path: Path
     regime: str
     variant: str
-    model_config: AVLConfig
+    model_config: MethodConfig
     data: str = None
     training: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self):
-        method = getattr(self.model_config, "method", None)
         return {
             "regime": self.regime,
             "variant": self.variant,
-            **({"method": method} if method is not None else {}),
+            "method": self.model_config.method,
             "model_config": self.model_config.to_dict(),
             "data": self.data,
             "training": self.training,
@@ -91,7 +94,7 @@ def load_run(path):
         data = json.loads(config_path.read_text(encoding="utf-8"))
         regime = data["regime"]
         training = _with_legacy_protocol(data, regime)
-        model_config = config_class(data.get("method")).from_dict(data["model_config"])
+        model_config = _model_config(data)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is not a valid run config: {error}") from error
     if regime not in REGIMES:
@@ -106,6 +109,53 @@ def load_run(path):
         data=data.get("data"),
         training=training,
     )
+
+
+# `architecture` of the configs written before each method had its own ->
+# (method, fields that reading sets).
+LEGACY_ARCHITECTURES = {
+    "paper": ("paper", {}),
+    "avatt": ("avatt", {"reading": "released"}),
+    "avatt-keras-avl": ("avatt", {"reading": "keras-avl"}),
+    "ezvsl": ("ezvsl", {}),
+}
+
+
+def _model_config(data):
+    if "method" in data:
+        return get_method(data["method"]).config_class.from_dict(data["model_config"])
+    return legacy_model_config(data["model_config"])
+
+
+def legacy_model_config(fields):
+    """The config of a run written before each method had its own config:
+    an `AVLConfig` dict whose `architecture` (default `"paper"`) names the
+    model. It becomes the config of that method, with the fields it has (the
+    others did not enter that model).
+
+    Example:
+
+    >>> config = legacy_model_config({"architecture": "avatt-keras-avl", "hidden": 64,
+    ...                               "dropout": 0.2, "fusion": "avfb"})
+    >>> type(config).__name__, config.reading, config.hidden, config.dropout
+    ('AVAttConfig', 'keras-avl', 64, 0.2)
+    """
+    fields = dict(fields)
+    architecture = fields.pop("architecture", "paper")
+    if architecture not in LEGACY_ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture {architecture!r} (expected one of "
+            f"{sorted(LEGACY_ARCHITECTURES)})"
+        )
+    # Configs written before the training protocol left the model's config.
+    if fields.get("protocol", "keras-avl") != "keras-avl":
+        raise ValueError(f"`protocol` is no model config field; found {fields['protocol']!r}")
+    fields.pop("protocol", None)
+    method, reading = LEGACY_ARCHITECTURES[architecture]
+    config_class = get_method(method).config_class
+    known = {field.name for field in dataclasses.fields(config_class)}
+    return config_class.from_dict({**{key: value for key, value in fields.items()
+                                      if key in known}, **reading})
 
 
 def _with_legacy_protocol(data, regime):

@@ -12,9 +12,10 @@ from keras_avl.data import generate_dataset
 
 # `../shared` beside the clone (CI) holds the real AVE metadata files.
 SHARED_AVE_META = Path(__file__).resolve().parents[1].parent / "shared" / "ave_meta"
-# Model sizes small enough for a CPU test run.
-TINY_MODEL = dict(hidden=8, embed_dim=8, mfb_factor=2, mfb_output_dim=8, swab_units=8,
-                  avatt_hidden_dim=8)
+# Model sizes small enough for a CPU test run: the paper's model's and A+V-att's
+# (each method's config has its own fields).
+TINY_MODEL = dict(hidden=8, embed_dim=8, mfb_factor=2, mfb_output_dim=8, swab_units=8)
+TINY_AVATT = dict(hidden=8, avatt_hidden_dim=8)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from keras_avl.cli.main import main
 from keras_avl.data import load_ave
-from keras_avl.models import AVLConfig, build_model
+from keras_avl.models import PaperConfig, build_model
 from keras_avl.runs import Run
 from keras_avl.visualization import save_attention_figure
 from keras_avl.visualization.attention_figure import figure_videos
@@ -15,7 +15,7 @@ from tests.ave_fixtures import TINY_MODEL, tiny_root  # noqa: F401
 
 
 def make_run(path, regime, data_root, **changes):
-    config = AVLConfig(**load_ave(data_root).model_config_kwargs(), **TINY_MODEL).replace(**changes)
+    config = PaperConfig(**load_ave(data_root).model_config_kwargs(), **TINY_MODEL).replace(**changes)
     path.mkdir(parents=True)
     build_model(config, regime).save(path / "best.keras")
     Run(path, regime, "paper", config, data=str(data_root)).save_config()

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_avl.cli.main import main
 from keras_avl.data import load_ave
-from keras_avl.models import AVLConfig, build_model
+from keras_avl.models import EZVSLConfig, PaperConfig, build_model
 from keras_avl.runs import load_run
 from keras_avl.training import train
 from keras_avl.training.audio_consistency import (
@@ -90,7 +90,7 @@ def _avfb_maps(model, batches):
 
 
 def test_callback_scores_lambda_with_own_and_other_audio_on_real_segments(padded_data):
-    config = AVLConfig(num_classes=5, visual_dim=8, audio_dim=8, **TINY_MODEL)
+    config = PaperConfig(num_classes=5, visual_dim=8, audio_dim=8, **TINY_MODEL)
     model = build_model(config, "unsupervised")
     batches = val_batches(padded_data, batch_size=3, seed=1)
     callback = AudioConsistency(batches)
@@ -110,7 +110,7 @@ def test_callback_scores_lambda_with_own_and_other_audio_on_real_segments(padded
 
 
 def test_the_contrastive_baselines_cosine_map_is_scored_too(tiny_root):
-    model = build_model(AVLConfig(architecture="ezvsl", visual_dim=8, audio_dim=8,
+    model = build_model(EZVSLConfig(visual_dim=8, audio_dim=8,
                                   embed_dim=8), "unsupervised")
     batches = val_batches(load_ave(tiny_root), batch_size=64, seed=0)
     callback = AudioConsistency(batches)
@@ -165,7 +165,7 @@ def test_unknown_selection_and_model_without_attention(tiny_root, tmp_path):
         train(tmp_path / "run", "unsupervised", data=tiny_root, selection="val-pg")
     from keras_avl.training.audio_consistency import selection_callbacks
 
-    without = build_model(AVLConfig(num_classes=5, visual_dim=8, audio_dim=8,
+    without = build_model(PaperConfig(num_classes=5, visual_dim=8, audio_dim=8,
                                     modalities="audio+visual", **TINY_MODEL), "supervised")
     with pytest.raises(ValueError, match="has none"):
         selection_callbacks("audio-consistency", without, load_ave(tiny_root), 64, 0)

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_avl.models import (
-    AVLConfig,
-    build_model,
-    build_supervised,
-    build_weakly_supervised,
-    inference_model,
-    variant_config,
-)
+from keras_avl.models import (AVAttConfig, PaperConfig, build_model, get, inference_model,
+                              presets)
 from keras_avl.models.step_lr import StepLR
-from keras_avl.models.variants import DEFAULT_PROTOCOLS
 from keras_avl.protocols import get_protocol, resolve_protocol
 from tests.numpy_reference import lstm_sequence, relu, sigmoid, softmax
 
@@ -25,10 +18,10 @@ pytestmark = pytest.mark.multibackend
 
 B = 3
 # grid 3 x 3: S = 9 = the attention size, as 49 = 7 x 7 in AVE.
-TINY = variant_config("avatt", AVLConfig(
+TINY = get("avatt").config(
     num_classes=5, segments=4, grid=(3, 3), visual_dim=8, audio_dim=6, hidden=4,
     avatt_hidden_dim=6,
-))
+)
 
 
 def _with_protocol(regime, config=TINY):
@@ -94,7 +87,7 @@ def _att_net_scores(model, x):
 
 
 def test_supervised_forward_matches_the_released_att_net(rng):
-    model = build_supervised(TINY, compile=False)
+    model = build_model(TINY, "supervised", compile=False)
     x = _inputs(TINY, rng)
     scores, attention = _att_net_scores(model, x)
     outputs = inference_model(model)(x, training=False)
@@ -108,7 +101,7 @@ def test_supervised_forward_matches_the_released_att_net(rng):
 def test_weak_forward_max_pools_the_scores_before_the_softmax(rng):
     """models_weakly.py: softmax(MaxPool1d over time of the scores); the
     segments are classified by the argmax of the scores."""
-    model = build_weakly_supervised(TINY, compile=False)
+    model = build_model(TINY, "weak", compile=False)
     x = _inputs(TINY, rng)
     scores, _ = _att_net_scores(model, x)
     np.testing.assert_allclose(_numpy(model(x, training=False)), softmax(scores.max(axis=1)),
@@ -179,8 +172,8 @@ def test_avatt_compiles_with_the_official_schedule_and_round_trips(rng, tmp_path
 def test_without_a_protocol_the_builders_compile_adam_and_cross_entropy():
     """The protocol is a training setting: the builders compile the common
     recipe, for the released network too."""
-    for config in (TINY, variant_config("avatt-keras-avl", TINY)):
-        model = build_supervised(config)
+    for config in (TINY, TINY.replace(**get("avatt-keras-avl").changes)):
+        model = build_model(config, "supervised")
         assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
         assert not isinstance(_schedule(model.optimizer), StepLR)
 
@@ -189,7 +182,7 @@ def test_weights_are_initialised_like_the_released_code():
     """Xavier-uniform weights (init_weights); PyTorch's default biases and
     LSTM weights, U(+-1/sqrt(fan_in)); glorot bound sqrt(6 / (in + out))."""
     config = TINY.replace(hidden=64, avatt_hidden_dim=64)
-    model = build_supervised(config, compile=False)
+    model = build_model(config, "supervised", compile=False)
     L1, L2 = model.get_layer("hidden_dense"), model.get_layer("segment_logits")
     for layer, fan_in in ((L1, 4 * 64), (L2, 64)):
         kernel, bias = _numpy(layer.kernel), _numpy(layer.bias)
@@ -204,16 +197,17 @@ def test_weights_are_initialised_like_the_released_code():
 
 
 def test_variants_name_their_default_protocol():
-    assert (TINY.architecture, TINY.dropout) == ("avatt", 0.0)
-    assert DEFAULT_PROTOCOLS == {"avatt": "ave-eccv18"}
+    assert (type(TINY), TINY.reading, TINY.dropout) == (AVAttConfig, "released", 0.0)
+    assert {name: preset.recipe for name, preset in presets().items()
+            if preset.recipe} == {"avatt": "ave-eccv18"}
     recipe, chosen = resolve_protocol(None, "avatt", "supervised")
     assert (recipe.name, chosen) == ("ave-eccv18-supervised", False)
     # avatt-adam: the same network, the common recipe.
-    assert variant_config("avatt-adam") == variant_config("avatt")
+    assert get("avatt-adam").config() == get("avatt").config()
     assert resolve_protocol(None, "avatt-adam", "weak") == (None, False)
-    earlier = variant_config("avatt-keras-avl")
-    assert (earlier.architecture, earlier.dropout) == ("avatt-keras-avl", 0.2)
-    assert AVLConfig.from_json(TINY.to_json()) == TINY
+    earlier = get("avatt-keras-avl").config()
+    assert (earlier.reading, earlier.dropout) == ("keras-avl", 0.2)
+    assert AVAttConfig.from_json(TINY.to_json()) == TINY
     with pytest.raises(ValueError, match="own loss and Adam"):
-        build_model(AVLConfig(), "unsupervised",
+        build_model(PaperConfig(), "unsupervised",
                     loss=get_protocol("ave-eccv18-supervised").loss_function())

@@ -4,7 +4,7 @@ import pytest
 import json
 
 from keras_avl.cli.main import main
-from tests.ave_fixtures import TINY_MODEL, home, tiny_root  # noqa: F401
+from tests.ave_fixtures import TINY_AVATT, TINY_MODEL, home, tiny_root  # noqa: F401
 
 SETS = [word for key, value in TINY_MODEL.items() for word in ("--set", f"{key}={value}")]
 
@@ -72,7 +72,8 @@ def test_compare_writes_a_results_table(tiny_root, tmp_path, capsys):
     output = tmp_path / "results" / "table.md"
     code = main(["compare", "--models", "audio", "--regimes", "weak,unsupervised",
                  "--data", str(tiny_root), "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
-                 "--output", str(output), "--verbose", "0", *SETS])
+                 "--output", str(output), "--verbose", "0",
+                 *[word for key, value in TINY_AVATT.items() for word in ("--set", f"{key}={value}")]])
     assert code == 0
     table = output.read_text()
     # The unsupervised regime cannot build the audio-only variant: skipped, said so.
@@ -102,7 +103,8 @@ def test_compare_trains_each_model_with_its_own_protocol(tiny_root, tmp_path):
     output = tmp_path / "table.md"
     code = main(["compare", "--models", "avatt,avatt-adam", "--protocol", "own",
                  "--data", str(tiny_root), "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
-                 "--output", str(output), "--verbose", "0", *SETS])
+                 "--output", str(output), "--verbose", "0",
+                 *[word for key, value in TINY_AVATT.items() for word in ("--set", f"{key}={value}")]])
     assert code == 0
     rows = {row["variant"]: row for row in json.loads(output.with_suffix(".json").read_text())}
     assert "--protocol own" in rows["avatt"]["command"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_avl.models import AVLConfig
+from keras_avl.models import PaperConfig
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -81,6 +81,6 @@ class TestExamples:
 
     def test_tuner_search(self, tmp_path):
         config = run_example("tuner_search", "--out", str(tmp_path))
-        assert isinstance(config, AVLConfig)
+        assert isinstance(config, PaperConfig)
         assert config.hidden in (8, 16) and config.embed_dim == 8  # searched, and fixed
         assert len(list((tmp_path / "supervised").glob("trial_*"))) == 2

@@ -8,7 +8,7 @@ import pytest
 
 from keras_avl.cli.main import main
 from keras_avl.features import FeatureExtractor
-from keras_avl.models import AVLConfig, build_model
+from keras_avl.models import PaperConfig, build_model
 from keras_avl.runs import Run
 from keras_avl.visualization import localize_video
 from tests.features_media import make_video
@@ -20,7 +20,7 @@ BACKBONES = ["--frames-per-segment", "1", "--visual-weights", "random", "--vggis
 def tiny_config(**changes):
     settings = dict(num_classes=3, segments=T, visual_dim=512, audio_dim=128, embed_dim=8,
                     mfb_output_dim=4, hidden=4, swab_units=4)
-    return AVLConfig(**{**settings, **changes})
+    return PaperConfig(**{**settings, **changes})
 
 
 def make_run(path, regime, config=None, data=None):

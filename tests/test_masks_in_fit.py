@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from keras_avl.losses.label_free_loss import segment_mask_targets
-from keras_avl.models import AVLConfig, registry, variant_config
+from keras_avl.models import build_model, registry
 from tests.ave_fixtures import TINY_MODEL
+from tests.preset_configs import preset_config
 
 LENGTHS = (10, 6, 3, 8)  # real segments of the 4 clips; the rest is padding
 SIZES = dict(visual_dim=8, audio_dim=8, num_classes=4, grid=(2, 2))
@@ -25,13 +26,10 @@ METHOD_SIZES = {
 
 
 def _model(variant, regime):
-    if variant in METHOD_SIZES:
-        config = registry.method_config(variant, SIZES, METHOD_SIZES[variant], regime)
-    else:
-        fields = {key: value for key, value in TINY_MODEL.items() if key != "avatt_hidden_dim"}
-        config = variant_config(variant, AVLConfig(**SIZES)).replace(**fields)
+    sizes = METHOD_SIZES.get(variant, TINY_MODEL)
+    config = preset_config(variant, {**SIZES, **sizes}, regime)
     keras.utils.set_random_seed(0)
-    return registry.build(config, regime)
+    return build_model(config, regime)
 
 
 def _batch(model, regime, scramble):

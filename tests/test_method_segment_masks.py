@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_avl.models import get, inference_model
-from keras_avl.models.registry import build, fit_targets
+from keras_avl.models import build_model, get, inference_model
+from keras_avl.models.registry import fit_targets
 from tests.method_references import avps_target, segment_contrastive_loss
 from tests.numpy_reference import relu, sigmoid, softmax
 
@@ -37,7 +37,7 @@ WEAK = sorted(name for name in TINY if "weak" in get(name).regimes)
 def _model(name, regime, compile=False):
     config = get(name).config(num_classes=C, segments=T, grid=(2, 2), visual_dim=6,
                               audio_dim=5, **TINY[name])
-    model = build(config, regime, compile=compile)
+    model = build_model(config, regime, compile=compile)
     if name == "cace":  # its contrastive enhancement on, as after its first epochs
         model.get_layer("contrastive_event_head").switch.assign(1.0)
     return model

@@ -9,8 +9,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_avl.models import AVLConfig, build_model, get, inference_model, variant_config
-from keras_avl.models.registry import build, fit_targets, model_names, monitored_metric
+from keras_avl.models import (AVAttConfig, PaperConfig, build_model, get, inference_model,
+                              presets)
+from keras_avl.models.registry import fit_targets, get_method, model_names, monitored_metric
+from tests.preset_configs import preset_config
 
 C, T, B = 4, 10, 3
 TINY = {
@@ -45,7 +47,7 @@ def _batch(rng, regime):
     for name in sorted(TINY) for regime in get(name).regimes
 ])
 def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_path):
-    model = build(_config(name), regime)
+    model = build_model(_config(name), regime)
     x, y = _batch(rng, regime)
     targets = fit_targets(model)
     fit_x, fit_y = targets(x, y) if targets else (x, y)
@@ -77,7 +79,7 @@ def test_psp_supervised_loss_adds_weighted_avps(rng):
     losses = {}
     for weight in (0.0, 100.0):
         keras.utils.set_random_seed(1)
-        model = build(_config("psp", avps_weight=weight), "supervised")
+        model = build_model(_config("psp", avps_weight=weight), "supervised")
         losses[weight] = model.evaluate(x, fit_targets(model)(x, y)[1], verbose=0,
                                         return_dict=True)
     ce = losses[0.0]["segment_probabilities_loss"]
@@ -90,7 +92,7 @@ def test_cmbs_weak_segments_follow_the_video_scores(rng):
     """CMBS's weak segment logits are G_t * s with G_t > 0: every segment of a
     video predicts the class the video's scores rank first (as the code's
     evaluation, which always passes the gate check)."""
-    model = build(_config("cmbs", alpha=0.2), "weak")
+    model = build_model(_config("cmbs", alpha=0.2), "weak")
     x, _ = _batch(rng, "weak")
     outputs = inference_model(model).predict(x, verbose=0)
     predicted = outputs["segment_probabilities"].argmax(-1)
@@ -99,17 +101,21 @@ def test_cmbs_weak_segments_follow_the_video_scores(rng):
 
 def test_registry_errors_name_what_is_known():
     with pytest.raises(ValueError, match=r"registered methods are "
-                                         r"\['avatt', 'avsdn', 'cace', 'cmbs', 'paper', 'psp'\]"):
-        get("tcn")
+                                         r"\['avatt', 'avsdn', 'cace', 'cmbs', 'ezvsl', 'paper', 'psp'\]"):
+        get_method("tcn")
+    with pytest.raises(ValueError, match=r"Unknown model 'pps' \(closest: \['psp'"):
+        get("pps")
     with pytest.raises(ValueError, match="supports the regimes"):
         get("psp").build(regime="unsupervised")
-    with pytest.raises(ValueError, match=r"Method .psp. has no config field\(s\) \[.fusion.\]"):
+    with pytest.raises(ValueError, match=r"Method .psp. has no config field\(s\) \[.fusion.\] "
+                                         r"\(\[.fusion.\] belong to the methods \[.paper.\]\)"):
         get("psp").config(fusion="mfb")
     assert {"paper", "avatt", "avsdn", "psp", "cmbs", "cace"} <= set(model_names())
     with pytest.raises(ValueError, match="supports the regimes"):
         get("cace").build(regime="weak")
     assert len(model_names()) == len(set(model_names()))
-    with pytest.raises(ValueError, match="architecture='paper'"):
+    with pytest.raises(ValueError, match="Method 'paper' builds a PaperConfig; received a "
+                                         "AVAttConfig"):
         get("paper").build(get("avatt").config(), "supervised")
     with pytest.raises(ValueError, match="supports the regimes"):
         get("avatt").build(regime="unsupervised")
@@ -123,8 +129,8 @@ def test_paper_and_avatt_are_registered_methods(rng, name, regime):
     outputs."""
     fields = dict(num_classes=C, visual_dim=6, grid=(3, 3), audio_dim=128, hidden=4,
                   embed_dim=8, mfb_output_dim=4, swab_units=4, avatt_hidden_dim=8)
-    config = get(name).config(**fields)
-    assert config == variant_config(name, AVLConfig(**fields))
+    config = preset_config(name, fields)
+    assert type(config) is {"paper": PaperConfig, "avatt": AVAttConfig}[name]
     x, _ = _batch(rng, regime)
     models = []
     for build_it in (lambda: get(name).build(config, regime),
@@ -166,7 +172,7 @@ def test_weak_loss_reads_the_softmax_outputs(rng, name):
     `nn.BCELoss`), CMBS's the MultiLabelSoftMarginLoss of it (a BCE reading
     the probabilities as logits), on every backend: Keras' own binary
     cross-entropy would, under TensorFlow, take the logits behind the softmax."""
-    model = build(_config(name), "weak")
+    model = build_model(_config(name), "weak")
     x, y = _batch(rng, "weak")
     p = model.predict(x, verbose=0)["video_probabilities"]
     if name == "psp":

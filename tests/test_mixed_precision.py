@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_avl.losses.gram_triplet_loss import normalized_gram
-from keras_avl.models import AVLConfig, build_model, inference_model
+from keras_avl.models import PaperConfig, build_model, inference_model
 from keras_avl.numerics import safe_l2_normalize, signed_sqrt
 from keras_avl.precision import mixed_precision_policy_name, precision_policy
 
@@ -55,7 +55,7 @@ def test_trains_with_finite_loss_under_the_policy(regime, gpu):
     rng = np.random.default_rng(0)
     x, y = _data(regime, rng)
     with precision_policy(True, gpu=gpu) as name:
-        model = build_model(AVLConfig(**TINY), regime)
+        model = build_model(PaperConfig(**TINY), regime)
     compute_dtype = name.removeprefix("mixed_")
     assert model.get_layer("avfb").compute_dtype == compute_dtype
     assert model.get_layer("avfb").variable_dtype == "float32"
@@ -71,9 +71,9 @@ def test_trains_with_finite_loss_under_the_policy(regime, gpu):
 def test_mixed_outputs_match_float32_with_the_same_weights():
     rng = np.random.default_rng(1)
     x, _ = _data("supervised", rng)
-    reference = build_model(AVLConfig(**TINY), "supervised")
+    reference = build_model(PaperConfig(**TINY), "supervised")
     with precision_policy(True, gpu=False):
-        mixed = build_model(AVLConfig(**TINY), "supervised")
+        mixed = build_model(PaperConfig(**TINY), "supervised")
     mixed.set_weights(reference.get_weights())
     expected = inference_model(reference)(x)
     outputs = inference_model(mixed)(x)
@@ -171,7 +171,7 @@ def test_models_with_a_fully_masked_video_are_finite(policy, regime):
     if regime == "unsupervised":
         x["segment_mask_negative"] = x["segment_mask"][::-1].copy()
     keras.mixed_precision.set_global_policy(policy)
-    model = build_model(AVLConfig(**TINY), regime, compile=False)
+    model = build_model(PaperConfig(**TINY), regime, compile=False)
     outputs = inference_model(model)(x, training=True)
     for key, value in {**outputs, "output": model(x)}.items():
         assert np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32"))).all(), key

@@ -5,21 +5,13 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_avl.models import (
-    REGIMES,
-    VARIANTS,
-    AVLConfig,
-    build_model,
-    build_supervised,
-    build_unsupervised,
-    inference_model,
-    variant_config,
-)
+from keras_avl.models import REGIMES, PaperConfig, build_model, get, inference_model, presets
+from tests.preset_configs import preset_config
 
 pytestmark = pytest.mark.multibackend
 
 B = 4
-TINY = AVLConfig(
+TINY_FIELDS = dict(
     num_classes=5,
     segments=4,
     grid=(3, 3),
@@ -32,6 +24,10 @@ TINY = AVLConfig(
     swab_units=4,
     avatt_hidden_dim=6,
 )
+TINY = preset_config("paper", TINY_FIELDS)
+# The presets that classify (every one but the contrastive baseline's).
+CLASSIFIERS = sorted(name for name, preset in presets().items()
+                     if preset.method in ("paper", "avatt"))
 
 
 def _batch(config, rng, regime):
@@ -97,11 +93,11 @@ def test_each_regime_fits_and_round_trips(rng, tmp_path, regime):
 
 
 @pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
-@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"paper", "ezvsl"}))
+@pytest.mark.parametrize("variant", sorted(set(CLASSIFIERS) - {"paper"}))
 def test_each_variant_fits_and_round_trips(rng, tmp_path, variant):
-    config = variant_config(variant, TINY)
+    config = preset_config(variant, TINY_FIELDS)
     x, y = _batch(config, rng, "supervised")
-    model = build_supervised(config)
+    model = build_model(config, "supervised")
     assert model.output_shape == (None, 4, 5)
     _fit_and_round_trip(model, x, y, tmp_path, run_eagerly=True)
 
@@ -115,7 +111,7 @@ def test_inference_outputs_follow_the_variant(rng):
         "avfb": {"segment_probabilities", "spatial_attention"},
     }
     for variant, keys in expected.items():
-        model = build_supervised(variant_config(variant, TINY), compile=False)
+        model = build_model(preset_config(variant, TINY_FIELDS), "supervised", compile=False)
         assert set(inference_model(model).output) == keys, variant
 
 
@@ -123,14 +119,14 @@ def test_unsupervised_triplet_uses_shared_audio_stream(rng):
     """s_a+ and s_a- come from one audio stream: equal audio gives equal outputs."""
     x, _ = _batch(TINY, rng, "unsupervised")
     x["audio_negative"] = x["audio"]
-    triplet = ops.convert_to_numpy(build_unsupervised(TINY)(x))
+    triplet = ops.convert_to_numpy(build_model(TINY, "unsupervised")(x))
     np.testing.assert_allclose(triplet[:, 1], triplet[:, 2], rtol=1e-6)
     assert not np.allclose(triplet[:, 0], triplet[:, 1])
 
 
 def test_config_json_round_trip():
-    config = variant_config("fusion-mfb", TINY).replace(bidirectional=True)
-    revived = AVLConfig.from_json(config.to_json())
+    config = preset_config("fusion-mfb", TINY_FIELDS).replace(bidirectional=True)
+    revived = PaperConfig.from_json(config.to_json())
     assert revived == config
     assert json.loads(config.to_json())["grid"] == [3, 3]
 
@@ -148,8 +144,8 @@ def test_config_json_round_trip():
         ({"weak_pooling": "max"}, "weak_pooling"),
         ({"head_units": (0,)}, "head_units"),
         ({"swab_rescale": "yes"}, "swab_rescale"),
-        ({"architecture": "avatt", "head_units": (8,)}, "paper's model"),
-        ({"architecture": "avatt-keras-avl", "weak_pooling": "max-logits"}, "paper's model"),
+        ({"architecture": "avatt"}, "Unknown PaperConfig field"),
+        ({"temperature": 0.1}, "Unknown PaperConfig field"),
     ],
 )
 def test_bad_config_names_the_field(changes, message):
@@ -159,19 +155,21 @@ def test_bad_config_names_the_field(changes, message):
 
 def test_unknown_config_field_is_rejected():
     with pytest.raises(ValueError, match="mfb_fator"):
-        AVLConfig.from_dict({"mfb_fator": 3})
+        PaperConfig.from_dict({"mfb_fator": 3})
 
 
 def test_unknown_variant_and_regime_are_rejected():
-    with pytest.raises(ValueError, match="variant"):
-        variant_config("transformer")
+    with pytest.raises(ValueError, match="Unknown model 'transformer'"):
+        get("transformer")
     with pytest.raises(ValueError, match="regime"):
         build_model(TINY, "semi")
 
 
 def test_unsupervised_needs_both_streams():
     with pytest.raises(ValueError, match="modalities"):
-        build_unsupervised(variant_config("audio", TINY))
+        build_model(TINY.replace(modalities="audio"), "unsupervised")
+    with pytest.raises(ValueError, match="Preset 'audio' .* supports the regimes"):
+        get("audio").config("unsupervised")
 
 
 # What each variant must read (Tables 1-3): whether its predictions depend on
@@ -208,13 +206,16 @@ UNSUPERVISED_ONLY = {"ezvsl"}
 
 
 def test_every_variant_is_described():
-    assert set(VARIANT_USES) == set(VARIANTS) - UNSUPERVISED_ONLY
+    assert set(VARIANT_USES) == set(CLASSIFIERS)
+    assert {name for name, preset in presets().items() if preset.method == "ezvsl"} == \
+        UNSUPERVISED_ONLY
 
 
-@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - UNSUPERVISED_ONLY))
+@pytest.mark.parametrize("variant", CLASSIFIERS)
 def test_each_variant_reads_what_it_should(rng, variant):
     uses_visual, uses_audio, attention = VARIANT_USES[variant]
-    model = inference_model(build_supervised(variant_config(variant, TINY), compile=False))
+    model = inference_model(build_model(preset_config(variant, TINY_FIELDS), "supervised",
+                                        compile=False))
     x, _ = _batch(TINY, rng, "supervised")
     other, _ = _batch(TINY, rng, "supervised")
 
@@ -242,8 +243,10 @@ def test_each_variant_reads_what_it_should(rng, variant):
     else:
         assert lam.std(axis=(2, 3)).min() > 0
         assert not np.allclose(new_audio["spatial_attention"], lam, atol=1e-6)
+
+
 def test_contrastive_baseline_trains_unsupervised_and_exposes_its_map(rng, tmp_path):
-    config = variant_config("ezvsl", TINY)
+    config = preset_config("ezvsl", TINY_FIELDS, "unsupervised")
     x, y = _batch(config, rng, "unsupervised")
     model = build_model(config, "unsupervised")
     assert model.name == "ezvsl_unsupervised"
@@ -263,25 +266,27 @@ def test_contrastive_baseline_trains_unsupervised_and_exposes_its_map(rng, tmp_p
 
 @pytest.mark.parametrize("regime", ["supervised", "weak"])
 def test_contrastive_baseline_has_no_labelled_regime(regime):
-    with pytest.raises(ValueError, match="regime='unsupervised'"):
-        build_model(variant_config("ezvsl", TINY), regime)
-    with pytest.raises(ValueError, match="ezvsl"):
-        build_supervised(variant_config("ezvsl", TINY))
+    config = preset_config("ezvsl", TINY_FIELDS, "unsupervised")
+    with pytest.raises(ValueError, match=r"Method 'ezvsl' supports the regimes \('unsupervised',\)"):
+        build_model(config, regime)
+    with pytest.raises(ValueError, match="'ezvsl' supports the regimes"):
+        get("ezvsl").config(regime)
 
 
 def test_segment_weight_reaches_the_compiled_loss():
-    model = build_unsupervised(variant_config("fusion-mfb-segment", TINY))
+    model = build_model(preset_config("fusion-mfb-segment", TINY_FIELDS, "unsupervised"),
+                        "unsupervised")
     assert model.loss.segment_weight == 1.0
-    assert build_unsupervised(TINY).loss.segment_weight == 0.0
+    assert build_model(TINY, "unsupervised").loss.segment_weight == 0.0
 
 
 def test_unknown_variant_and_bad_unsupervised_options_name_themselves():
-    with pytest.raises(ValueError, match="Unknown model variant 'ez-vsl'"):
-        variant_config("ez-vsl")
+    with pytest.raises(ValueError, match=r"Unknown model 'ez-vsl' \(closest: \['ezvsl'"):
+        get("ez-vsl")
     with pytest.raises(ValueError, match="negative_sampling"):
         TINY.replace(negative_sampling="same-class")
     with pytest.raises(ValueError, match="temperature"):
-        TINY.replace(temperature=0.0)
+        preset_config("ezvsl", TINY_FIELDS, "unsupervised").replace(temperature=0.0)
     with pytest.raises(ValueError, match="segment_weight"):
         TINY.replace(segment_weight=-1.0)
 
@@ -309,7 +314,7 @@ def test_weak_max_logits_pools_the_segment_scores_of_real_segments(rng):
 
 def test_head_units_add_relu_layers_before_the_softmax(rng, tmp_path):
     config = TINY.replace(head_units=(7, 3))
-    model = build_supervised(config)
+    model = build_model(config, "supervised")
     assert tuple(model.get_layer("head_dense_0").kernel.shape)[1] == 7
     assert tuple(model.get_layer("head_dense_1").kernel.shape) == (7, 3)
     assert tuple(model.get_layer("segment_probabilities").kernel.shape) == (3, 5)

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_avl.models import AVLConfig
+from keras_avl.models import PaperConfig
+from keras_avl.runs import legacy_model_config
 from keras_avl.protocols import (
     PROTOCOLS,
     get_protocol,
@@ -138,9 +139,9 @@ def test_own_gives_a_model_its_recipe_and_the_others_the_common_one(tmp_path, mo
 
 
 def test_configs_written_before_the_protocol_left_avlconfig_still_load():
-    fields = AVLConfig(hidden=8).to_dict()
-    assert AVLConfig.from_dict({**fields, "protocol": "keras-avl"}) == AVLConfig(hidden=8)
-    with pytest.raises(ValueError, match="training protocol"):
-        AVLConfig.from_dict({**fields, "protocol": "ave-eccv18"})
-    with pytest.raises(ValueError, match="Unknown AVLConfig field"):
-        AVLConfig(hidden=8).replace(protocol="ave-eccv18")
+    fields = {**PaperConfig(hidden=8).to_dict(), "architecture": "paper"}
+    assert legacy_model_config({**fields, "protocol": "keras-avl"}) == PaperConfig(hidden=8)
+    with pytest.raises(ValueError, match="no model config field"):
+        legacy_model_config({**fields, "protocol": "ave-eccv18"})
+    with pytest.raises(ValueError, match="Unknown PaperConfig field"):
+        PaperConfig(hidden=8).replace(protocol="ave-eccv18")

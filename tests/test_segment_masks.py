@@ -9,10 +9,11 @@ from keras import ops
 
 from keras_avl.layers import SegmentMask, TripletStack
 from keras_avl.losses import GramTripletLoss
-from keras_avl.models import VARIANTS, AVLConfig, build_model, inference_model, variant_config
+from keras_avl.models import build_model, inference_model, presets
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from tests.layer_test_case import run_layer_test
 from tests.numpy_reference import gram_triplet
+from tests.preset_configs import preset_config
 
 pytestmark = pytest.mark.multibackend
 
@@ -20,9 +21,10 @@ B, T, C = 4, 5, 4
 REAL = np.array([5, 3, 1, 4])  # real segments per video, padding at the end
 MASK = (np.arange(T) < REAL[:, None]).astype("float32")
 PADDED = MASK == 0
-TINY = AVLConfig(num_classes=C, segments=T, grid=(2, 2), visual_dim=6, audio_dim=5,
-                 embed_dim=6, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4,
-                 avatt_hidden_dim=6, dropout=0.0)
+TINY_FIELDS = dict(num_classes=C, segments=T, grid=(2, 2), visual_dim=6, audio_dim=5,
+                   embed_dim=6, mfb_factor=2, mfb_output_dim=4, hidden=4, swab_units=4,
+                   avatt_hidden_dim=6, dropout=0.0)
+TINY = preset_config("paper", TINY_FIELDS)
 
 
 def _inputs(rng, regime="supervised"):
@@ -66,13 +68,14 @@ def test_triplet_stack_zeroes_padded_rows(rng):
 
 
 # ezvsl does not classify (its map is per segment; its InfoNCE masks padding).
-CLASSIFIER_VARIANTS = sorted(set(VARIANTS) - {"ezvsl"})
+CLASSIFIER_VARIANTS = sorted(name for name, preset in presets().items()
+                             if preset.method != "ezvsl")
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("variant", CLASSIFIER_VARIANTS)
 def test_padding_changes_no_real_output_of_a_variant(rng, variant, bidirectional):
-    config = variant_config(variant, TINY).replace(bidirectional=bidirectional)
+    config = preset_config(variant, {**TINY_FIELDS, "bidirectional": bidirectional})
     model = inference_model(build_model(config, "supervised", compile=False))
     x = _inputs(rng)
     before = _numpy(model(x))

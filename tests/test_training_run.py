@@ -11,7 +11,8 @@ import pytest
 
 from keras_avl.runs import load_run
 from keras_avl.training import evaluate, train
-from tests.ave_fixtures import TINY_MODEL, read_h5, tiny_copy, tiny_root, write_h5  # noqa: F401
+from tests.ave_fixtures import (TINY_AVATT, TINY_MODEL, read_h5, tiny_copy, tiny_root,  # noqa: F401
+                                write_h5)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_bad_data_fails_before_a_run_folder_is_written(tiny_copy, tmp_path):
 
 
 def test_invalid_regime_and_variant_pair_leaves_nothing(tiny_root, tmp_path):
-    with pytest.raises(ValueError, match="build_unsupervised"):
+    with pytest.raises(ValueError, match="Preset 'audio' .* supports the regimes"):
         train(tmp_path / "run", "unsupervised", "audio", data=tiny_root, epochs=1, verbose=0)
     assert not (tmp_path / "run").exists()
 
@@ -289,11 +290,11 @@ def test_localization_is_n_a_with_a_reason_not_a_crash(tiny_root, tiny_copy, tmp
 
 def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     run = train(tmp_path / "avatt", "weak", "avatt", data=tiny_root, epochs=1, verbose=0,
-                **TINY_MODEL)
+                **TINY_AVATT)
     recorded = json.loads((run.path / "config.json").read_text())
     config, training = recorded["model_config"], recorded["training"]
-    assert (config["architecture"], config["dropout"]) == ("avatt", 0.0)
-    # The variant's default protocol: its loss and StepLR, for the epochs given.
+    assert (recorded["method"], config["reading"], config["dropout"]) == ("avatt", "released", 0.0)
+    # The preset's default recipe: its loss and StepLR, for the epochs given.
     assert (training["protocol"]["name"], training["epochs"]) == ("ave-eccv18-weak", 1)
     assert run.load_model().loss.__name__ == "multilabel_soft_margin_loss"
     # A fresh process loads the checkpoint compiled with StepLR (registered
@@ -306,7 +307,7 @@ def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     result = evaluate(run, record=False)
     assert 0 <= result["segment_accuracy"] <= 1
     assert result["localization_note"] is None and 0 <= result["ciou"] <= 1
-    # A run folder written before the protocol left AVLConfig still loads.
+    # A run folder written before the protocol left the model's config still loads.
     recorded["model_config"]["protocol"] = "ave-eccv18"
     del recorded["training"]["protocol"]
     (run.path / "config.json").write_text(json.dumps(recorded))

@@ -40,7 +40,7 @@ def register(subparsers):
         "and renamed together. Prints runs done / total, the time of each run and the "
         "ETA.")
     parser.add_argument("--models", default="paper,audio,visual,avatt",
-                        help="comma-separated variants (see `keras-avl train --help`)")
+                        help="comma-separated presets (`keras-avl models` lists them)")
     parser.add_argument("--regimes", default="supervised",
                         help="comma-separated regimes: supervised, weak, unsupervised")
     parser.add_argument("--runs-dir", default="runs/compare")

@@ -14,7 +14,8 @@ from keras_avl.cli.errors import reports_errors
 from keras_avl.version import __version__
 
 # Module names inside keras_avl.cli, in the order they appear in --help.
-COMMAND_MODULES = ("extract", "train", "evaluate", "compare", "localize", "figure", "tune")
+COMMAND_MODULES = ("extract", "train", "evaluate", "compare", "localize", "figure", "tune",
+                   "models")
 
 
 def build_parser():

@@ -40,7 +40,8 @@ def add_training_arguments(parser, resumable=False):
                         "the video's own sound on val (label-free; "
                         "keras_avl.training.audio_consistency)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override an AVLConfig field, e.g. --set hidden=64 (repeatable)")
+                        help="override a field of the model's config (PaperConfig, "
+                        "AVAttConfig, ...), e.g. --set hidden=64 (repeatable)")
     if not resumable:
         parser.set_defaults(**TRAINING_DEFAULTS)
 
@@ -118,18 +119,18 @@ def register(subparsers):
                         help="training regime (required unless --resume)")
     # Not argparse choices: listing them would import Keras for `--help`.
     parser.add_argument("--model", default=None,
-                        help="model variant, a name of keras_avl.models.VARIANTS: paper "
+                        help="the model, a preset (`keras-avl models` lists them all): paper "
                         "(default), a Table 1-3 row (audio, visual, fused-visual, "
                         "audio+visual, fusion-mul/add/concat/lstm/mfb, avfb, "
-                        "avfb+swab-mean/max, avfb+swab), avatt (the A+V-att baseline as released in "
-                        "AVE-ECCV18, trained with its protocol's loss and StepLR), avatt-adam "
-                        "(the same network with Adam + cross-entropy), avatt-keras-avl (keras-avl's "
-                        "earlier reading of it); unsupervised regime: ezvsl (the contrastive "
-                        "EZ-VSL-style baseline), paper-segment, fusion-mfb-segment (AVTGML plus a "
-                        "per-segment audio-visual term), paper-other-class, "
-                        "fusion-mfb-other-class (negatives from another class); or another AVE "
-                        "method of keras_avl.models.METHODS: avsdn, psp, cmbs (supervised and "
-                        "weak; --set then changes that method's config)")
+                        "avfb+swab-mean/max, avfb+swab), paper-plus, avatt (the A+V-att "
+                        "baseline as released in AVE-ECCV18, trained with its protocol's loss "
+                        "and StepLR), avatt-adam (the same network with Adam + cross-entropy), "
+                        "avatt-keras-avl (keras-avl's earlier reading of it); unsupervised "
+                        "regime: ezvsl (the contrastive EZ-VSL-style baseline), paper-segment, "
+                        "fusion-mfb-segment (AVTGML plus a per-segment audio-visual term), "
+                        "paper-other-class, fusion-mfb-other-class (negatives from another "
+                        "class); or another AVE method: avsdn, psp, cmbs (supervised and weak). "
+                        "--set changes a field of the config of the preset's method")
     parser.add_argument("--run-dir", default=None,
                         help=f"run folder (default: {DEFAULT_RUN_DIR}); never overwritten")
     parser.add_argument("--resume", action="store_true",
@@ -147,7 +148,7 @@ def register(subparsers):
                         "cluster from TF_CONFIG; --batch-size is the global batch")
     add_protocol_argument(parser, "Default: the common keras-avl recipe (Adam, the "
                           "model's own loss), or the loss and schedule of the model's "
-                          "default protocol (avatt: AVE-ECCV18's) for the epochs given.")
+                          "default recipe (avatt: AVE-ECCV18's) for the epochs given.")
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"),

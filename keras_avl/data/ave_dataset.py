@@ -206,7 +206,7 @@ class AVEData:
         return self.num_classes - 1
 
     def model_config_kwargs(self):
-        """The `AVLConfig` fields fixed by the data."""
+        """The config fields fixed by the data (of every method's `MethodConfig`)."""
         return {
             "num_classes": self.num_classes,
             "segments": self.segments,

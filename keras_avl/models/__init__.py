@@ -1,37 +1,43 @@
 """Functional models of the AVE methods, one module each: the paper's model
-(`paper`, its three regimes), A+V-att (`avatt`), the contrastive baseline
-(`contrastive`), AVSDN, PSP, CMBS and CACE-Net (`avsdn`, `psp`, `cmbs`,
-`cace`); `build_model`
-builds any `AVLConfig`, and the registry (`get`, `METHODS`) every method."""
+(`paper`, its three regimes, `PaperConfig`), A+V-att (`avatt`,
+`AVAttConfig`), the contrastive baseline (`contrastive`, `EZVSLConfig`),
+AVSDN, PSP, CMBS and CACE-Net (`avsdn`, `psp`, `cmbs`,
+`cace`). The registry (`METHODS`) lists
+the methods, `presets()` every model name (`get(NAME)`, `keras-avl models`);
+`build_model` builds any method's config."""
 
-from keras_avl.models.builders import (
-    REGIMES,
-    build_model,
-    build_supervised,
-    build_unsupervised,
-    build_weakly_supervised,
-)
-from keras_avl.models.config import AVLConfig
-from keras_avl.models.contrastive import build_contrastive
+from keras_avl.models.avatt import AVAttConfig
+from keras_avl.models.avsdn import AVSDNConfig
+from keras_avl.models.builders import build_model
+from keras_avl.models.cmbs import CMBSConfig
+from keras_avl.models.contrastive import EZVSLConfig
 from keras_avl.models.inference import inference_model
 from keras_avl.models.inputs import model_inputs
-from keras_avl.models.registry import METHODS, get
+from keras_avl.models.method_config import MethodConfig
+from keras_avl.models.paper_config import AVLConfig, PaperConfig
+from keras_avl.models.presets import Preset
+from keras_avl.models.psp import PSPConfig
+from keras_avl.models.registry import METHODS, Method, get, presets
 from keras_avl.models.step_lr import StepLR  # registered: loads models compiled with it
-from keras_avl.models.variants import VARIANTS, variant_config
+from keras_avl.regimes import REGIMES
 
 __all__ = [
+    "AVAttConfig",
     "AVLConfig",
+    "AVSDNConfig",
+    "CMBSConfig",
+    "EZVSLConfig",
     "METHODS",
+    "Method",
+    "MethodConfig",
+    "PSPConfig",
+    "PaperConfig",
+    "Preset",
     "REGIMES",
     "StepLR",
-    "VARIANTS",
-    "build_contrastive",
     "build_model",
-    "build_supervised",
-    "build_unsupervised",
-    "build_weakly_supervised",
     "get",
     "inference_model",
     "model_inputs",
-    "variant_config",
+    "presets",
 ]

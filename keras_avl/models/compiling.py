@@ -20,10 +20,10 @@ def compile_classifier(model, config, optimizer=None, loss=None):
     Example:
 
     >>> from keras_avl.losses import multilabel_soft_margin_loss
-    >>> from keras_avl.models import AVLConfig, build_supervised
-    >>> config = AVLConfig(num_classes=3, visual_dim=8, embed_dim=8, mfb_output_dim=4,
-    ...                    hidden=4, swab_units=4)
-    >>> model = build_supervised(config, compile=False)
+    >>> from keras_avl.models import PaperConfig, build_model
+    >>> config = PaperConfig(num_classes=3, visual_dim=8, embed_dim=8, mfb_output_dim=4,
+    ...                      hidden=4, swab_units=4)
+    >>> model = build_model(config, "supervised", compile=False)
     >>> compile_classifier(model, config, loss=multilabel_soft_margin_loss)
     >>> model.loss.__name__
     'multilabel_soft_margin_loss'

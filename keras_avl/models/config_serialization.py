@@ -1,5 +1,5 @@
 """`ConfigSerialization`: what every model config dataclass of keras-avl
-(`AVLConfig`, and each method's `MethodConfig`) does the same way: S, validated
+(`MethodConfig`, the base of every method's config) does the same way: S, validated
 copies, and the dict / JSON round trip that run folders store."""
 
 import dataclasses
@@ -11,9 +11,9 @@ class ConfigSerialization:
 
     Example:
 
-    >>> from keras_avl.models import AVLConfig
-    >>> config = AVLConfig(hidden=64)
-    >>> AVLConfig.from_json(config.to_json()) == config, config.regions
+    >>> from keras_avl.models import PaperConfig
+    >>> config = PaperConfig(hidden=64)
+    >>> PaperConfig.from_json(config.to_json()) == config, config.regions
     (True, 49)
     """
 

@@ -30,10 +30,10 @@ def inference_model(model):
     Example:
 
     >>> import numpy as np
-    >>> from keras_avl.models import AVLConfig, build_supervised
-    >>> config = AVLConfig(num_classes=3, visual_dim=8, embed_dim=8,
-    ...                    mfb_output_dim=4, hidden=4, swab_units=4)
-    >>> outputs = inference_model(build_supervised(config)).predict(
+    >>> from keras_avl.models import PaperConfig, build_model
+    >>> config = PaperConfig(num_classes=3, visual_dim=8, embed_dim=8,
+    ...                      mfb_output_dim=4, hidden=4, swab_units=4)
+    >>> outputs = inference_model(build_model(config, "supervised")).predict(
     ...     {"visual": np.zeros((2, 10, 7, 7, 8)), "audio": np.zeros((2, 10, 128))},
     ...     verbose=0)
     >>> sorted(outputs)

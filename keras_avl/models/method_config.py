@@ -1,10 +1,12 @@
-"""`MethodConfig`: the base of the config dataclasses of the methods other than
-the paper's (AVSDN, PSP, CMBS), each in its own module.
+"""`MethodConfig`: the base of every method's config dataclass (`PaperConfig`,
+`AVAttConfig`, `EZVSLConfig`, `AVSDNConfig`, `PSPConfig`, `CMBSConfig`), each
+in its method's module.
 
 It holds what the data fixes (the fields `AVEData.model_config_kwargs` fills)
-and the learning rate; a method's config adds its own knobs, so that
-`AVLConfig` does not grow every method's. The class attribute `method` names
-the registered method (`keras_avl.models.registry`).
+and the learning rate, and validates them; a method's config adds its own
+knobs (and the names of those to check as positive integers, `positive_ints`,
+and as rates, `rates`). The class attribute `method` names the registered
+method (`keras_avl.models.registry.METHODS`), which builds it.
 """
 
 import dataclasses

@@ -1,6 +1,7 @@
 """The paper's model (Ramaswamy & Das, "See the Sound, Hear the Pixels", WACV
-2020, Fig. 2) in its three regimes; the rows of its Tables 1-3 are variants of
-its `AVLConfig` (`keras_avl.models.VARIANTS`).
+2020, Fig. 2) in its three regimes, built from a `PaperConfig`
+(`keras_avl.models.paper_config`); the rows of its Tables 1-3 are presets of
+it (`keras_avl.models.presets`).
 
 The builders only compose layers of `keras_avl.layers` and `keras.layers`:
 AVFB (`AVFBLayer`, eqs. 1-7) -> temporal LSTMs (eq. 8) -> SWAB (`SWABLayer`,
@@ -24,7 +25,7 @@ from keras_avl.layers import Aggregation, AVFBLayer, MILPooling, SWABLayer, Trip
 from keras_avl.losses import GramTripletLoss
 from keras_avl.models.classifier import classifier_model
 from keras_avl.models.compiling import compile_model
-from keras_avl.models.config import AVLConfig
+from keras_avl.models.paper_config import PaperConfig
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.outputs import max_pooled_softmax, segment_classifier
@@ -135,11 +136,11 @@ def _video_probabilities(config, inputs, mask):
 
 
 def _checked(config):
-    config = config or AVLConfig()
-    if config.architecture != "paper":
+    config = config or PaperConfig()
+    if not isinstance(config, PaperConfig):
         raise ValueError(
-            "The paper's builders build architecture='paper'; received "
-            f"architecture={config.architecture!r} (build it with build_model)."
+            "The paper's builders build a PaperConfig; received a "
+            f"{type(config).__name__} (build it with keras_avl.models.build_model)."
         )
     return config
 
@@ -152,12 +153,12 @@ def build_paper_supervised(config=None, compile=True, optimizer=None, loss=None)
 
     Example:
 
-    >>> config = AVLConfig(num_classes=3, visual_dim=8, embed_dim=8,
+    >>> config = PaperConfig(num_classes=3, visual_dim=8, embed_dim=8,
     ...                    mfb_output_dim=4, hidden=4, swab_units=4)
     >>> build_paper_supervised(config).output_shape
     (None, 10, 3)
     """
-    return classifier_model(_checked(config), "supervised", _segment_probabilities,
+    return classifier_model(_checked(config), "paper_supervised", _segment_probabilities,
                             compile, optimizer, loss)
 
 
@@ -171,12 +172,12 @@ def build_paper_weak(config=None, compile=True, optimizer=None, loss=None):
 
     Example:
 
-    >>> config = AVLConfig(num_classes=3, visual_dim=8, embed_dim=8,
+    >>> config = PaperConfig(num_classes=3, visual_dim=8, embed_dim=8,
     ...                    mfb_output_dim=4, hidden=4, swab_units=4)
     >>> build_paper_weak(config).output_shape
     (None, 3)
     """
-    return classifier_model(_checked(config), "weak", _video_probabilities, compile,
+    return classifier_model(_checked(config), "paper_weak", _video_probabilities, compile,
                             optimizer, loss)
 
 
@@ -190,16 +191,16 @@ def build_paper_unsupervised(config=None, compile=True, optimizer=None):
     shortcut through AVFB's LSTM branch, which feeds audio into s_v directly.
     `optimizer`: Adam at `config.learning_rate` by default.
     """
-    config = config or AVLConfig()
-    if config.architecture != "paper" or config.modalities != "audio+fused_visual":
+    config = _checked(config)
+    if config.modalities != "audio+fused_visual":
         raise ValueError(
-            "build_unsupervised needs the paper's architecture with both streams "
-            "(architecture='paper', modalities='audio+fused_visual'); received "
-            f"architecture={config.architecture!r}, modalities={config.modalities!r}."
+            "The paper's unsupervised model needs both streams "
+            "(modalities='audio+fused_visual'); received "
+            f"modalities={config.modalities!r}."
         )
     if not config.use_swab:
         raise ValueError(
-            "build_unsupervised computes AVTGML on the SWAB outputs; received "
+            "The paper's unsupervised model computes AVTGML on the SWAB outputs; received "
             "use_swab=False."
         )
     inputs = model_inputs(config, negative_audio=True)

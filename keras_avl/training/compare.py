@@ -315,8 +315,8 @@ def compare(
 
     Args:
         runs_dir: the folder of the run folders.
-        models: variant names (`keras_avl.models.VARIANTS`) or registered
-            methods (`keras_avl.models.METHODS`).
+        models: preset names (`keras_avl.models.presets()`, `keras-avl
+            models`).
         regimes: regimes (`keras_avl.models.REGIMES`).
         data: the dataset folder; None: the embedded default.
         epochs, batch_size, learning_rate, **model_overrides: as `train`

@@ -42,7 +42,7 @@ from keras_avl.distribute import (
     worker_folder,
 )
 from keras_avl.losses.label_free_loss import segment_mask_targets
-from keras_avl.models import REGIMES, AVLConfig, VARIANTS, variant_config
+from keras_avl.models import REGIMES, build_model
 from keras_avl.models import registry
 from keras_avl.precision import check_mixed_precision, precision_policy
 from keras_avl.runs import (
@@ -171,8 +171,8 @@ def check_recorded_settings(run, model_overrides=None, extend_epochs=False, **gi
     Example:
 
     >>> from keras_avl.runs import Run
-    >>> from keras_avl.models import AVLConfig
-    >>> run = Run("r", "weak", "paper", AVLConfig(), training=dict(
+    >>> from keras_avl.models import PaperConfig
+    >>> run = Run("r", "weak", "paper", PaperConfig(), training=dict(
     ...     epochs=4, batch_size=64, learning_rate=1e-3, seed=0))
     >>> check_recorded_settings(run, batch_size=64, epochs=6, extend_epochs=True)
     >>> check_recorded_settings(run, batch_size=32)
@@ -274,11 +274,8 @@ def plan_run(run_dir, given, overrides):
     embedded_size = given.get("embedded_size") or "small"
     data, _ = resolve_data(given.get("data"), embedded_size)
     base_fields = {**data.model_config_kwargs(), "learning_rate": training["learning_rate"]}
-    if variant in VARIANTS:
-        config = variant_config(variant, AVLConfig(**base_fields)).replace(**overrides)
-    else:  # a registered method (AVSDN, PSP, CMBS): its own config class
-        registry.get(variant).check_regime(regime)
-        config = registry.method_config(variant, base_fields, overrides, regime)
+    # The preset's config in the regime (its method's own config class).
+    config = registry.get(variant).config(regime, **{**base_fields, **overrides})
     if given.get("data") is None:
         training["embedded_size"] = embedded_size
     run = Run(path=run_dir, regime=regime, variant=variant, model_config=config,
@@ -317,9 +314,9 @@ def train(
     Args:
         run_dir: the run folder; it must not exist (or be empty) unless `resume`.
         regime: `"supervised"`, `"weak"` or `"unsupervised"`.
-        variant: (default `"paper"`) a name of `keras_avl.models.VARIANTS` (`"paper"`, `"audio"`,
-            `"avatt"`, `"fusion-mfb"`, ...) or of a registered method
-            (`keras_avl.models.METHODS`: `"avsdn"`, `"psp"`, `"cmbs"`).
+        variant: (default `"paper"`) a preset's name (`keras_avl.models.presets()`,
+            `keras-avl models`: `"paper"`, `"audio"`, `"avatt"`, `"fusion-mfb"`,
+            `"psp"`, ...).
         data: the dataset folder (AVE layout) or an `AVEData`; None: the
             embedded default (`keras_avl.data.embedded_default(embedded_size)`).
         epochs: total epochs (default: the protocol's, else `DEFAULT_EPOCHS`).
@@ -371,7 +368,7 @@ def train(
             still win) and, unless `epochs` is given, the epochs. `"own"`: the
             model's own recipe where it has one, else the common one. None:
             the common keras-avl recipe, or the loss and schedule of the
-            variant's default protocol (`avatt`: AVE-ECCV18's) for the epochs,
+            preset's default recipe (`avatt`: AVE-ECCV18's) for the epochs,
             batch size and learning rate given. Recorded in `config.json`
             (`training.protocol`). The epoch is still selected on val.
         selection: how the unsupervised regime selects its epoch on val:
@@ -381,8 +378,8 @@ def train(
             `keras_avl.training.audio_consistency`); recorded in
             `config.json` and `metrics.json` (`monitor`).
         **model_overrides: fields of the model's config to change (e.g.
-            `hidden=64`): `AVLConfig` for the variants, the method's own config
-            class for a registered method.
+            `hidden=64`): of the config class of the preset's method
+            (`PaperConfig`, `AVAttConfig`, `PSPConfig`, ...).
 
     Returns:
         The `keras_avl.runs.Run`.
@@ -499,7 +496,7 @@ def train(
             loss = recipe.loss_function()
         # Built before the run folder is written: an invalid variant/regime pair
         # leaves nothing behind.
-        model = registry.build(run.model_config, run.regime, optimizer=optimizer, loss=loss)
+        model = build_model(run.model_config, run.regime, optimizer=optimizer, loss=loss)
         configure_train_step(model, settings.get("jit_compile"),
                              settings.get("steps_per_execution", 1))
         # Models of several outputs (PSP, CMBS) log their main output's metrics.
