@@ -1,9 +1,17 @@
 """The run folder: what `keras-avl train` writes and every other command reads.
 
-A run folder holds `config.json` (the regime, the variant, the `AVLConfig` (or,
-for a registered method, its name under `method` and its own config), the data
-folder and the training settings), `best.keras` (the best checkpoint),
-`metrics.json` and TensorBoard logs under `logs/`.
+A run folder holds `config.json` (the regime, the model's name under
+`variant`, the `AVLConfig` (or, for a registered method, its name under
+`method` and its own config), the data folder, the embedded dataset's size
+when it has none, and the whole training recipe under `training`: a
+`keras_avl.training_config.TrainingConfig`'s dict), `best.keras` (the best
+checkpoint), `metrics.json` and TensorBoard logs under `logs/`.
+
+Run folders written before the recipe was a `TrainingConfig` record in
+`training` the epochs, batch size, rate and seed, the options given, the
+embedded size and the protocol as a sub-dict (`protocol.name`, its schedule,
+loss, clipping and dtype policy); they load into the same `TrainingConfig`
+(`recorded_training`) and resume as before.
 """
 
 import dataclasses
@@ -14,6 +22,7 @@ from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES, AVLConfig
 from keras_avl.models.registry import config_class
 from keras_avl.protocols import get_protocol
+from keras_avl.training_config import SCHEDULE_FIELDS, TrainingConfig
 
 CONFIG_FILE = "config.json"
 BEST_MODEL_FILE = "best.keras"
@@ -32,7 +41,8 @@ class Run:
         model_config: the config the model was built from: an `AVLConfig`, or
             a registered method's config (its `method` is then recorded).
         data: the dataset folder, or None for the embedded default.
-        training: training settings (epochs, batch size, seed, ...).
+        training: the `TrainingConfig` it trains with.
+        embedded_size: the embedded default's size when `data` is None.
     """
 
     path: Path
@@ -40,7 +50,8 @@ class Run:
     variant: str
     model_config: AVLConfig
     data: str = None
-    training: dict = dataclasses.field(default_factory=dict)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    embedded_size: str = None
 
     def to_dict(self):
         method = getattr(self.model_config, "method", None)
@@ -50,7 +61,8 @@ class Run:
             **({"method": method} if method is not None else {}),
             "model_config": self.model_config.to_dict(),
             "data": self.data,
-            "training": self.training,
+            **({"embedded_size": self.embedded_size} if self.embedded_size else {}),
+            "training": self.training.to_dict(),
         }
 
     def save_config(self):
@@ -90,7 +102,7 @@ def load_run(path):
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
         regime = data["regime"]
-        training = _with_legacy_protocol(data, regime)
+        training, embedded_size = recorded_training(data, regime)
         model_config = config_class(data.get("method")).from_dict(data["model_config"])
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is not a valid run config: {error}") from error
@@ -105,18 +117,43 @@ def load_run(path):
         model_config=model_config,
         data=data.get("data"),
         training=training,
+        embedded_size=data.get("embedded_size", embedded_size),
     )
 
 
-def _with_legacy_protocol(data, regime):
-    """The run's training settings. Runs written before the training protocol
-    left `AVLConfig` record `"protocol": "ave-eccv18"` in `model_config`
-    (AVE-ECCV18's loss and StepLR, for the epochs recorded): it becomes the
-    protocol `ave-eccv18-<regime>` of the training settings."""
+def recorded_training(data, regime):
+    """The `TrainingConfig` recorded in a run's `config.json` dict `data` and
+    the embedded size recorded with it in the earlier format (or None).
+
+    Today's runs record the config's dict. Earlier runs recorded the options
+    given (`deterministic` only when on), the embedded size and the protocol as
+    a sub-dict, whose schedule, loss, clipping and dtype policy the run
+    trained with (its epochs, batch size and rate were the run's own); the
+    earliest recorded `"protocol": "ave-eccv18"` in `model_config` instead
+    (AVE-ECCV18's loss and StepLR, for the epochs recorded).
+
+    Example:
+
+    >>> training, size = recorded_training({"model_config": {}, "training": {
+    ...     "epochs": 2, "batch_size": 8, "learning_rate": 0.001, "seed": 0,
+    ...     "embedded_size": "tiny", "protocol": {"name": "psp-cvpr21-weak",
+    ...     "decay_epochs": [80, 160], "decay": 0.8, "epochs": 300}}}, "weak")
+    >>> training.protocol, training.decay_epochs, training.epochs, training.deterministic, size
+    ('psp-cvpr21-weak', (80, 160), 2, False, 'tiny')
+    """
     training = dict(data.get("training", {}))
-    legacy = data["model_config"].get("protocol")
-    if legacy == "ave-eccv18":
+    if "decay" in training:  # today's format: the whole TrainingConfig
+        return TrainingConfig.from_dict(training), None
+    embedded_size = training.pop("embedded_size", None)
+    protocol = training.pop("protocol", None)
+    if data["model_config"].get("protocol") == "ave-eccv18":
         data["model_config"] = {key: value for key, value in data["model_config"].items()
                                 if key != "protocol"}
-        training.setdefault("protocol", get_protocol(f"ave-eccv18-{regime}").to_dict())
-    return training
+        if protocol is None:
+            name = f"ave-eccv18-{regime}"
+            protocol = {**get_protocol(name).training.to_dict(), "name": name}
+    if protocol is not None:
+        training.update({name: protocol[name] for name in SCHEDULE_FIELDS if name in protocol},
+                        protocol=protocol["name"])
+    training.setdefault("deterministic", False)
+    return TrainingConfig.from_dict(training), embedded_size
