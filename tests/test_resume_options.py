@@ -60,12 +60,37 @@ def test_contradicting_options_are_clear_errors(interrupted, words, message, cap
     assert (interrupted / "config.json").read_text() == before
 
 
+def _in_the_format_before_training_config(run_dir):
+    """Rewrites the run's `config.json` as keras-avl wrote it before the
+    recipe was a `TrainingConfig`: the options given, the protocol a
+    sub-dict of the recipe as it then was."""
+    path = run_dir / "config.json"
+    config = json.loads(path.read_text())
+    training = config["training"]
+    config["training"] = {
+        **{key: training[key] for key in ("epochs", "batch_size", "learning_rate", "seed",
+                                          "jit_compile", "deterministic")},
+        "protocol": {"name": training["protocol"], "model": "avatt", "regime": "supervised",
+                     "epochs": 300, "batch_size": 64, "learning_rate": 0.001,
+                     "decay_epochs": [], "decay": 1.0, "step_lr": [15000, 0.1],
+                     "clipnorm": None, "loss": "multilabel-soft-margin", "config": {},
+                     "dtype_policy": None, "fits": ["paper", "audio"], "source": "x"}}
+    path.write_text(json.dumps(config))
+    return training
+
+
+@pytest.mark.parametrize("recorded_format", ["TrainingConfig", "before"])
 def test_resume_reads_the_recorded_recipe_and_extends_with_more_epochs(
-        interrupted, tmp_path, monkeypatch):
+        interrupted, tmp_path, monkeypatch, recorded_format):
     import shutil
+
+    from keras_avl.runs import load_run
 
     run_dir = tmp_path / "run"
     shutil.copytree(interrupted, run_dir)
+    if recorded_format == "before":
+        today = _in_the_format_before_training_config(run_dir)
+        assert load_run(run_dir).training.to_dict() == today
     # Today's code without that protocol: the resume reads config.json.
     monkeypatch.setattr(protocols, "PROTOCOLS", {})
     run = train(run_dir, resume=True, epochs=3, verbose=0)

@@ -145,6 +145,58 @@ def _report(regime, objective, direction, trials, completed, settings, command):
     return "\n".join(lines)
 
 
+def _checked_search_space(search_space, regime, model_overrides):
+    """The search space (default: `default_search_space(regime)` less the
+    fields fixed by `model_overrides`), checked before any data is generated
+    or read."""
+    if search_space is None:
+        return {name: spec for name, spec in default_search_space(regime).items()
+                if name not in model_overrides}
+    both = sorted(set(search_space) & set(model_overrides))
+    if both:
+        raise ValueError(
+            f"Hyperparameter(s) {both} are both searched and fixed; remove them "
+            "from the search space or from the fixed fields (CLI: --set)."
+        )
+    validate_search_space(search_space, regime)
+    return search_space
+
+
+def _search(directory, hypermodel, dataset, regime, training, tuner, max_trials, overwrite,
+            verbose):
+    """Runs (or resumes) keras-tuner's search; returns the tuner."""
+    monitor, mode = MONITORS[regime]
+    tuner_class = {
+        "random": keras_tuner.RandomSearch,
+        "bayesian": keras_tuner.BayesianOptimization,
+    }[tuner]
+    seed, batch_size = training.seed, training.batch_size
+    keras.utils.set_random_seed(seed)
+    with precision_policy(training.mixed_precision):
+        search = tuner_class(
+            hypermodel,
+            objective=keras_tuner.Objective(monitor, direction=mode),
+            max_trials=max_trials,
+            seed=seed,
+            directory=str(directory),
+            project_name=TUNER_PROJECT,
+            overwrite=overwrite,
+        )
+        # As in `train`: epoch e of every trial draws pass e of the train
+        # split, and the val split the same pairs every epoch.
+        data_pass = DataPass()
+        search.search(
+            make_dataset(dataset, "train", regime, batch_size, seed=seed, pass_index=data_pass),
+            validation_data=make_dataset(dataset, "val", regime, batch_size, seed=seed,
+                                         pass_index=lambda: 0),
+            epochs=training.epochs,
+            shuffle=False,  # the dataset shuffles itself, once per epoch
+            verbose=verbose,
+            callbacks=[data_pass],
+        )
+    return search
+
+
 def _trial_training(training, training_fields):
     """The `TrainingConfig` of every trial, with its epochs, batch size and
     rate set (5, 64, 1e-3 where None); a clear error for a field that the
@@ -211,22 +263,7 @@ def tune(directory, regime, data=None, training=None, max_trials=10, search_spac
     check_choice("regime", regime, REGIMES)
     check_choice("tuner", tuner, TUNERS)
     max_trials = check_positive_int("max_trials", max_trials)
-    if search_space is None:
-        # Fields fixed by the caller are not searched.
-        search_space = {
-            name: spec
-            for name, spec in default_search_space(regime).items()
-            if name not in model_overrides
-        }
-    else:
-        both = sorted(set(search_space) & set(model_overrides))
-        if both:
-            raise ValueError(
-                f"Hyperparameter(s) {both} are both searched and fixed; remove them "
-                "from the search space or from the fixed fields (CLI: --set)."
-            )
-        # Bad names and bounds fail before any data is generated or read.
-        validate_search_space(search_space, regime)
+    search_space = _checked_search_space(search_space, regime, model_overrides)
     dataset, folder = resolve_data(data, embedded_size)
     base_config = AVLConfig(
         **dataset.model_config_kwargs(), learning_rate=training.learning_rate
@@ -252,35 +289,8 @@ def tune(directory, regime, data=None, training=None, max_trials=10, search_spac
     _check_settings(directory, settings, overwrite)
 
     monitor, mode = MONITORS[regime]
-    objective = keras_tuner.Objective(monitor, direction=mode)
-    tuner_class = {
-        "random": keras_tuner.RandomSearch,
-        "bayesian": keras_tuner.BayesianOptimization,
-    }[tuner]
-    seed, batch_size = training.seed, training.batch_size
-    keras.utils.set_random_seed(seed)
-    with precision_policy(training.mixed_precision):
-        search = tuner_class(
-            hypermodel,
-            objective=objective,
-            max_trials=max_trials,
-            seed=seed,
-            directory=str(directory),
-            project_name=TUNER_PROJECT,
-            overwrite=overwrite,
-        )
-        # As in `train`: epoch e of every trial draws pass e of the train
-        # split, and the val split the same pairs every epoch.
-        data_pass = DataPass()
-        search.search(
-            make_dataset(dataset, "train", regime, batch_size, seed=seed, pass_index=data_pass),
-            validation_data=make_dataset(dataset, "val", regime, batch_size, seed=seed,
-                                         pass_index=lambda: 0),
-            epochs=training.epochs,
-            shuffle=False,  # the dataset shuffles itself, once per epoch
-            verbose=verbose,
-            callbacks=[data_pass],
-        )
+    search = _search(directory, hypermodel, dataset, regime, training, tuner, max_trials,
+                     overwrite, verbose)
     best_trials = [
         trial
         for trial in search.oracle.get_best_trials(len(search.oracle.trials))
