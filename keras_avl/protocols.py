@@ -22,6 +22,7 @@ selects the epoch on the validation split.
 | psp-cvpr21-weak | psp, weak | Adam 1e-3, x0.8 after epochs 80 and 160, 300 epochs, batch 128, tau 0.095 (`weakly_supervised_main.py`) |
 | cmbs-cvpr22-supervised | cmbs, supervised | Adam 7e-4, x0.5 after epochs 10, 20, 30, gradient norm clipped at 0.5, 200 epochs, batch 64, alpha 0.1, gamma 0.3, float64 (`supv_train.sh`, `configs/main.json`, `model.double()`) |
 | cmbs-cvpr22-weak | cmbs, weak | Adam 6e-4, x0.5 after epochs 10, 20, 40, clip 0.5, 200 epochs, batch 64, the weak config (`keras_avl.models.cmbs.REGIME_DEFAULTS`), float64 (`weakly_train.sh`, `configs/weak.json`, `model.double()`) |
+| cace-mm24-supervised | cace, supervised | Adam 7e-4, x0.5 after epochs 10, 20, 30, clip 0.5, 200 epochs, batch 64, psai 0.3, Lambda 0.6, contras_coeff 1.0, float64 (`supv_main.py`, `run_supp.sh`, `configs/main.json`, `model.double()`) |
 
 AVE-ECCV18's recipe (the released A+V-att, github:YapengTian/AVE-ECCV18):
 `nn.MultiLabelSoftMarginLoss` applied to the model's **softmax outputs** (the
@@ -40,8 +41,8 @@ A protocol is a named `keras_avl.training_config.TrainingConfig` (its
 regime, the other models it fits, the model-config values it sets (`config`)
 and its source. A protocol chosen by name sets the batch size, the learning
 rate and its schedule, the loss, the gradient clipping, the dtype policy
-(`dtype_policy`: only CMBS's recipes, float64 as their code; the common recipe
-stays float32), the config values of the recipe (`--set` overrides still win)
+(`dtype_policy`: only CMBS's and CACE-Net's recipes, float64 as their code; the
+common recipe stays float32), the config values of the recipe (`--set` overrides still win)
 and, unless epochs are given, the epochs (`resolve_training`).
 `"own"` picks each model's own recipe (the protocol it is the `model` of, in
 the regime), and the common keras-avl recipe for a model without one.
@@ -147,6 +148,13 @@ PROTOCOLS = {
                                 dtype_policy="float64"),
                  config=dict(REGIME_DEFAULTS["weak"]),
                  source="github:marmot-xy/CMBS weakly_train.sh, configs/weak.json"),
+        Protocol("cace-mm24-supervised", "cace", "supervised",
+                 TrainingConfig(epochs=200, batch_size=64, learning_rate=7e-4,
+                                decay_epochs=(10, 20, 30), decay=0.5, clipnorm=0.5,
+                                dtype_policy="float64"),
+                 config={"psai": 0.3, "enhancement": 0.6, "contrastive_weight": 1.0},
+                 source="github:Brain-Cog-Lab/CACE-Net CACE/supv_main.py, "
+                        "CACE/run_supp.sh, CACE/configs/main.json"),
     )
 }
 

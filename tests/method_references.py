@@ -1,7 +1,7 @@
-"""Independent NumPy transcriptions of the blocks of AVSDN, PSP and CMBS, used
-as reference values by their tests. Written from the papers and the public
-codes' equations, with loops over segments and plain NumPy; not from the
-layers."""
+"""Independent NumPy transcriptions of the blocks of AVSDN, PSP, CMBS and
+CACE-Net, used as reference values by their tests. Written from the papers and
+the public codes' equations, with loops over segments and plain NumPy; not
+from the layers."""
 
 import numpy as np
 
@@ -100,3 +100,25 @@ def lstm_states(x, kernel, recurrent_kernel, bias, h, c, reverse=False):
         h = sigmoid(o) * np.tanh(c)
         outputs[t] = h
     return outputs, h, c
+
+
+def segment_contrastive_loss(q, k, y, temperature=0.01):
+    """CACE-Net's contrastive loss (`supv_main.py`) for one video: q, k (T, d)
+    normalised features and their augmented views, y (T, C) one-hot labels
+    (background last). With loops: each of the 2T anchors against the 2T - 1
+    others, positives the event pairs and the anchor's own view; the loss is
+    -log of the mean positive exp over the sum of all exps, averaged."""
+    event = y[:, :-1].max(-1)
+    n = len(q)
+    features = np.concatenate([q, k]).astype("float64")
+    segment = np.concatenate([np.arange(n), np.arange(n)])
+    losses = []
+    for i in range(2 * n):
+        others = [j for j in range(2 * n) if j != i]
+        scores = np.array([features[i] @ features[j] / temperature for j in others])
+        positive = np.array([segment[j] == segment[i] or event[segment[i]] * event[segment[j]]
+                             for j in others], dtype=bool)
+        top = scores.max()
+        mean_positive = np.exp(scores[positive] - top).mean()
+        losses.append(-np.log(mean_positive / np.exp(scores - top).sum()))
+    return np.mean(losses)

@@ -1,4 +1,4 @@
-"""The blocks of AVSDN, PSP and CMBS: the shared layer contract and their
+"""The blocks of AVSDN, PSP, CMBS and CACE-Net: the shared layer contract and their
 equations against the NumPy transcriptions of tests/method_references.py."""
 
 import numpy as np
@@ -9,6 +9,8 @@ from keras_avl.layers import (
     AudioGuidedSpatialChannelAttention,
     BackgroundSuppression,
     ClassActivationConsistency,
+    CoGuidedAttention,
+    ContrastiveEventHead,
     CrossModalAttentionBlock,
     TopKTimeMean,
     DualModalitySeq2Seq,
@@ -16,7 +18,7 @@ from keras_avl.layers import (
     PositiveSamplePropagation,
     SegmentScoreWeighting,
 )
-from keras_avl.losses import AVPSLoss, EventClassLoss, ForegroundLoss
+from keras_avl.losses import AVPSLoss, EventClassLoss, ForegroundLoss, SegmentContrastiveLoss
 from tests.conftest import weights_by_name
 from tests.layer_test_case import run_layer_test
 from tests.method_references import (
@@ -26,6 +28,7 @@ from tests.method_references import (
     lstm_states,
     multi_head_attention,
     psp_video,
+    segment_contrastive_loss,
     top_k_mean,
 )
 from tests.numpy_reference import relu, sigmoid, softmax
@@ -430,3 +433,92 @@ def test_segment_losses_leave_zero_label_rows_out(rng):
     np.testing.assert_allclose(float(AVPSLoss()(labels, similarity)), np.mean(avps), rtol=1e-5)
     np.testing.assert_allclose(float(ForegroundLoss()(labels, z)), np.mean(bce), rtol=1e-5)
     np.testing.assert_allclose(float(EventClassLoss()(labels, e)), np.mean(ce), rtol=1e-5)
+
+
+# CACE-Net --------------------------------------------------------------------
+# The released forward pass as a whole: tests/test_cace_parity.py.
+
+def test_co_guided_attention_contract(rng, tmp_path):
+    run_layer_test(CoGuidedAttention, {"hidden_dim": 4, "beta": 0.5, "psai": 0.3},
+                   [_x(rng, B, T, 9, D), _x(rng, B, T, 5)],
+                   [(B, T, D), (B, T, 9), (B, T, 5)], tmp_path,
+                   expected_num_trainable_weights=48)
+
+
+def test_co_guided_attention_guides_vision_as_agsca_and_audio_by_psai(rng):
+    """Step 1 is CMBS's AGSCA with the same weights; psai = 0 passes the audio."""
+    visual, audio = _x(rng, B, T, 9, D), _x(rng, B, T, 5)
+    layer = CoGuidedAttention(hidden_dim=4, psai=0.0)
+    layer.build([visual.shape, audio.shape])
+    _randomize(layer, rng)
+    agsca = AudioGuidedSpatialChannelAttention(hidden_dim=4)
+    agsca.build([visual.shape, audio.shape])
+    for weight in agsca.weights:  # the LayerNorm's are `gamma`, `beta`
+        owner = layer.norm if weight.name in ("gamma", "beta") else layer
+        weight.assign(getattr(owner, weight.name))
+    attended, attention, guided = (_np(x) for x in layer([visual, audio]))
+    for ours, theirs in zip((attended, attention), agsca([visual, audio])):
+        np.testing.assert_allclose(ours, _np(theirs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(guided, audio, rtol=1e-6)
+    layer.psai = 0.3
+    assert np.abs(_np(layer([visual, audio])[2]) - audio).max() > 1e-2
+
+
+def test_co_guided_attention_with_a_mask_is_the_clip_cut_to_its_real_segments(rng):
+    visual, audio = _x(rng, B, T, 9, D), _x(rng, B, T, 5)
+    layer = CoGuidedAttention(hidden_dim=4, psai=0.5)
+    layer.build([visual.shape, audio.shape])
+    _randomize(layer, rng)
+    out = [_np(x) for x in layer([visual, audio], mask=MASK)]
+    unmasked = _np(layer([visual, audio])[2])
+    for b, n in enumerate(REAL):
+        cut = [_np(x)[0] for x in layer([visual[b:b + 1, :n], audio[b:b + 1, :n]])]
+        for ours, theirs in zip(out, cut):
+            np.testing.assert_allclose(ours[b, :n], theirs, rtol=1e-4, atol=1e-5)
+    assert np.abs(out[2] - unmasked)[~MASK.all(1)].max() > 1e-4  # the mask matters
+
+
+def test_contrastive_event_head_contract(rng, tmp_path):
+    run_layer_test(ContrastiveEventHead, {"enhancement": 0.6, "seed": 1},
+                   _x(rng, B, T, D), [(B, T), (B, 2 * T, D)], tmp_path,
+                   expected_num_trainable_weights=4)
+
+
+@pytest.mark.parametrize("switch", [0.0, 1.0])
+def test_contrastive_event_head_against_numpy(rng, switch):
+    fused = _x(rng, B, T, D)
+    head = ContrastiveEventHead(enhancement=0.6)
+    head.build(fused.shape)
+    _randomize(head, rng)
+    head.switch.assign(switch)
+    w = weights_by_name(head)
+    logits, features = (_np(x) for x in head(fused, mask=MASK))
+    for b, n in enumerate(REAL):
+        q = relu(fused[b] @ w["encoder_q_kernel"] + w["encoder_q_bias"])
+        z = (fused[b] + switch * 0.6 * q) @ w["classifier_kernel"][:, 0] + w["classifier_bias"][0]
+        np.testing.assert_allclose(logits[b], z, rtol=1e-4, atol=1e-5)
+        unit = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
+        expected = np.zeros((2 * T, D))
+        expected[:n], expected[T:T + n] = unit[:n], unit[:n]  # eval: no noise
+        np.testing.assert_allclose(features[b], switch * expected, rtol=1e-4, atol=1e-6)
+    # Training draws the augmented view: k differs from q, q does not.
+    _, noisy = (_np(x) for x in head(fused, training=True))
+    assert switch == 0.0 or np.abs(noisy[:, T:] - features[:, T:]).max() > 1e-3
+
+
+def test_segment_contrastive_loss_leaves_padded_segments_out(rng):
+    labels = np.eye(5, dtype="float32")[rng.integers(0, 5, size=(B, T))]
+    labels[1, :2] = np.eye(5)[4]
+    labels[~MASK] = 0.0
+    features = _x(rng, B, 2 * T, D)
+    features /= np.linalg.norm(features, axis=-1, keepdims=True)
+    expected = np.mean([segment_contrastive_loss(features[b, :n], features[b, T:T + n],
+                                                 labels[b, :n])
+                        for b, n in enumerate(REAL)])
+    np.testing.assert_allclose(float(SegmentContrastiveLoss()(labels, features)), expected,
+                               rtol=1e-5)
+    scrambled = features.copy()
+    scrambled[:, :T][~MASK] = 5.0
+    scrambled[:, T:][~MASK] = -5.0
+    np.testing.assert_allclose(float(SegmentContrastiveLoss()(labels, scrambled)), expected,
+                               rtol=1e-5)

@@ -1,4 +1,4 @@
-"""Segment masks through AVSDN, PSP and CMBS (as tests/test_segment_masks.py
+"""Segment masks through AVSDN, PSP, CMBS and CACE-Net (as tests/test_segment_masks.py
 for the paper's model): padded segments (clips shorter than T) change no
 output at a real segment and no video-level output, the weak video output
 pools the real segments only, and the losses (with `fit_targets`) and the
@@ -11,7 +11,7 @@ from keras import ops
 
 from keras_avl.models import get, inference_model
 from keras_avl.models.registry import build, fit_targets
-from tests.method_references import avps_target
+from tests.method_references import avps_target, segment_contrastive_loss
 from tests.numpy_reference import relu, sigmoid, softmax
 
 pytestmark = pytest.mark.multibackend
@@ -27,13 +27,20 @@ TINY = {
     "cmbs": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
                  interaction_heads=2, feedforward_dim=8, top_k=2, attention_dropout=0.0,
                  visual_dropout=0.0),
+    "cace": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
+                 interaction_heads=2, feedforward_dim=8, encoder_feedforward_dim=8, top_k=2,
+                 attention_dropout=0.0, visual_dropout=0.0, guidance_dropout=0.0),
 }
+WEAK = sorted(name for name in TINY if "weak" in get(name).regimes)
 
 
 def _model(name, regime, compile=False):
     config = get(name).config(num_classes=C, segments=T, grid=(2, 2), visual_dim=6,
                               audio_dim=5, **TINY[name])
-    return build(config, regime, compile=compile)
+    model = build(config, regime, compile=compile)
+    if name == "cace":  # its contrastive enhancement on, as after its first epochs
+        model.get_layer("contrastive_event_head").switch.assign(1.0)
+    return model
 
 
 def _inputs(rng):
@@ -58,8 +65,8 @@ def _outputs(model, x):
             for key, value in outputs.items()}
 
 
-@pytest.mark.parametrize("regime", ["supervised", "weak"])
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name, regime", [(name, regime) for name in sorted(TINY)
+                                          for regime in get(name).regimes])
 def test_padding_changes_no_real_output_of_a_method(rng, name, regime):
     model = _model(name, regime)
     x = _inputs(rng)
@@ -84,7 +91,7 @@ WEAK_POOLING = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name", WEAK)
 def test_weak_video_output_pools_the_real_segments(rng, name):
     model = _model(name, "weak")
     x = _inputs(rng)
@@ -142,6 +149,11 @@ def _expected_losses(name, outputs, y):
     for key in ("class_logits", "consistency_score"):
         expected[f"{key}_loss"] = np.mean([-np.log(softmax(outputs[key][b])[k])
                                            for b, k in enumerate(classes)])
+    if name == "cace":  # the contrastive loss of each clip cut to its real segments
+        features = outputs["contrastive_features"]
+        expected["contrastive_features_loss"] = np.mean([
+            segment_contrastive_loss(features[b, :n], features[b, T:T + n], y[b, :n])
+            for b, n in enumerate(REAL)])
     return expected, accuracy
 
 

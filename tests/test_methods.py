@@ -1,6 +1,7 @@
-"""AVSDN, PSP and CMBS as models: every method trains a few steps in the
-supervised and weak regimes, exposes its spatial attention, round-trips through
-`.keras`, and goes through the registry, `train`, `evaluate` and the run folder."""
+"""AVSDN, PSP, CMBS and CACE-Net as models: every method trains a few steps in
+each of its regimes (supervised and weak; CACE-Net supervised only), exposes
+its spatial attention, round-trips through `.keras`, and goes through the
+registry, `train`, `evaluate` and the run folder."""
 
 import json
 
@@ -17,8 +18,12 @@ TINY = {
     "psp": dict(projection_dim=8, hidden=4, attention_dim=8, psp_dim=8, classifier_hidden=4),
     "cmbs": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
                  interaction_heads=2, feedforward_dim=8),
+    "cace": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
+                 interaction_heads=2, feedforward_dim=8, encoder_feedforward_dim=8),
 }
-HAS_SPATIAL_ATTENTION = {"avsdn": False, "psp": True, "cmbs": True}
+HAS_SPATIAL_ATTENTION = {"avsdn": False, "psp": True, "cmbs": True, "cace": True}
+# The trainings of CMBS and CACE-Net take a minute each: in the slow tier.
+SLOW = ("cmbs", "cace")
 
 
 def _config(name, **changes):
@@ -35,10 +40,9 @@ def _batch(rng, regime):
     return x, np.eye(C, dtype="float32")[classes[:, 0]]
 
 
-@pytest.mark.parametrize("regime", ["supervised", "weak"])
-@pytest.mark.parametrize("name", [
-    # CMBS's trainings take a minute each: in the slow tier.
-    pytest.param(name, marks=pytest.mark.slow) if name == "cmbs" else name for name in sorted(TINY)
+@pytest.mark.parametrize("name, regime", [
+    pytest.param(name, regime, marks=[pytest.mark.slow] if name in SLOW else [])
+    for name in sorted(TINY) for regime in get(name).regimes
 ])
 def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_path):
     model = build(_config(name), regime)
@@ -95,13 +99,15 @@ def test_cmbs_weak_segments_follow_the_video_scores(rng):
 
 def test_registry_errors_name_what_is_known():
     with pytest.raises(ValueError, match=r"registered methods are "
-                                         r"\['avatt', 'avsdn', 'cmbs', 'paper', 'psp'\]"):
+                                         r"\['avatt', 'avsdn', 'cace', 'cmbs', 'paper', 'psp'\]"):
         get("tcn")
     with pytest.raises(ValueError, match="supports the regimes"):
         get("psp").build(regime="unsupervised")
     with pytest.raises(ValueError, match=r"Method .psp. has no config field\(s\) \[.fusion.\]"):
         get("psp").config(fusion="mfb")
-    assert {"paper", "avatt", "avsdn", "psp", "cmbs"} <= set(model_names())
+    assert {"paper", "avatt", "avsdn", "psp", "cmbs", "cace"} <= set(model_names())
+    with pytest.raises(ValueError, match="supports the regimes"):
+        get("cace").build(regime="weak")
     assert len(model_names()) == len(set(model_names()))
     with pytest.raises(ValueError, match="architecture='paper'"):
         get("paper").build(get("avatt").config(), "supervised")

@@ -1,5 +1,5 @@
 """The paper's building blocks as Keras 3 layers, and those of the other AVE
-methods (AVSDN, PSP, CMBS)."""
+methods (AVSDN, PSP, CMBS, CACE-Net)."""
 
 from keras_avl.layers.aggregation import Aggregation
 from keras_avl.layers.audio_guided_attention import AudioGuidedAttention
@@ -8,6 +8,8 @@ from keras_avl.layers.audio_visual_similarity import AudioVisualSimilarity
 from keras_avl.layers.avfb_layer import AVFBLayer
 from keras_avl.layers.background_suppression import BackgroundSuppression
 from keras_avl.layers.class_activation_consistency import ClassActivationConsistency, TopKTimeMean
+from keras_avl.layers.co_guided_attention import CoGuidedAttention
+from keras_avl.layers.contrastive_event_head import ContrastiveEventHead
 from keras_avl.layers.cross_modal_attention_block import CrossModalAttentionBlock
 from keras_avl.layers.dual_modality_seq2seq import DualModalitySeq2Seq
 from keras_avl.layers.event_gated_probabilities import EventGatedProbabilities
@@ -27,6 +29,8 @@ __all__ = [
     "AVFBLayer",
     "BackgroundSuppression",
     "ClassActivationConsistency",
+    "CoGuidedAttention",
+    "ContrastiveEventHead",
     "CrossModalAttentionBlock",
     "DualModalitySeq2Seq",
     "EventGatedProbabilities",

@@ -1,7 +1,7 @@
 """Losses of the paper: AVTGML (eqs. 13-16) and the weak regime's MIL loss (§3.6);
 the released A+V-att's MultiLabelSoftMarginLoss; InfoNCE for the contrastive
 baseline; those of the other methods: PSP's AVPS loss, CMBS's foreground and
-event-class losses."""
+event-class losses; CACE-Net's segment contrastive loss."""
 
 from keras_avl.losses.avps_loss import AVPSLoss
 from keras_avl.losses.event_class_loss import EventClassLoss
@@ -17,6 +17,7 @@ from keras_avl.losses.label_free_loss import LabelFreeLoss
 from keras_avl.losses.mil_cross_entropy import mil_cross_entropy
 from keras_avl.losses.multilabel_soft_margin import multilabel_soft_margin_loss
 from keras_avl.losses.probability_binary_crossentropy import probability_binary_crossentropy
+from keras_avl.losses.segment_contrastive_loss import SegmentContrastiveLoss
 
 __all__ = [
     "AVPSLoss",
@@ -25,6 +26,7 @@ __all__ = [
     "GramTripletLoss",
     "InfoNCELoss",
     "LabelFreeLoss",
+    "SegmentContrastiveLoss",
     "gram_triplet_loss",
     "info_nce_loss",
     "mil_cross_entropy",

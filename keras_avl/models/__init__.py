@@ -1,6 +1,7 @@
 """Functional models of the AVE methods, one module each: the paper's model
 (`paper`, its three regimes), A+V-att (`avatt`), the contrastive baseline
-(`contrastive`), AVSDN, PSP and CMBS (`avsdn`, `psp`, `cmbs`); `build_model`
+(`contrastive`), AVSDN, PSP, CMBS and CACE-Net (`avsdn`, `psp`, `cmbs`,
+`cace`); `build_model`
 builds any `AVLConfig`, and the registry (`get`, `METHODS`) every method."""
 
 from keras_avl.models.builders import (

@@ -5,13 +5,13 @@ Every method lives in its own module: the paper's model (`paper`) and A+V-att
 (`avatt`), both built from an `AVLConfig` (the rows of the paper's Tables 1-3
 and the A+V-att readings stay variants of it, `keras_avl.models.VARIANTS`,
 which `train` builds through `build_model`), and the other methods of the AVE
-benchmark (`avsdn`, `psp`, `cmbs`), each with its own config dataclass (a
-`MethodConfig`).
+benchmark (`avsdn`, `psp`, `cmbs`, `cace`), each with its own config dataclass
+(a `MethodConfig`).
 
-Models of several outputs (PSP and CMBS) train every output on the same labels
-(each loss reads what it needs from them): `fit_targets` repeats the labels per
-output (zeroed at padded segments), and `monitored_metric` names the accuracy
-of the regime's main output.
+Models of several outputs (PSP, CMBS, CACE-Net) train every output on the same
+labels (each loss reads what it needs from them): `fit_targets` repeats the
+labels per output (zeroed at padded segments), and `monitored_metric` names the
+accuracy of the regime's main output.
 """
 
 import dataclasses
@@ -19,6 +19,7 @@ import dataclasses
 from keras_avl.models.avatt import build_avatt_supervised, build_avatt_weak
 from keras_avl.models.avsdn import AVSDNConfig, build_avsdn_supervised, build_avsdn_weak
 from keras_avl.models.builders import REGIMES, build_model
+from keras_avl.models.cace import CACEConfig, build_cace_supervised
 from keras_avl.models.cmbs import REGIME_DEFAULTS as CMBS_REGIME_DEFAULTS
 from keras_avl.models.cmbs import CMBSConfig, build_cmbs_supervised, build_cmbs_weak
 from keras_avl.models.config import AVLConfig
@@ -131,6 +132,8 @@ METHODS = {
         Method("cmbs", CMBSConfig,
                {"supervised": build_cmbs_supervised, "weak": build_cmbs_weak},
                "Xia & Zhao, CVPR 2022", regime_defaults=CMBS_REGIME_DEFAULTS),
+        Method("cace", CACEConfig, {"supervised": build_cace_supervised},
+               "He, Liu, Li et al., ACM MM 2024"),
     )
 }
 
