@@ -36,11 +36,14 @@ videos of the weak regime) and 300 (supervised) / 250 (weak) epochs, the rate
 drops tenfold once, at update 15000 (epoch 288) in the supervised regime, and
 never in the weak one (13500 updates).
 
-A protocol chosen by name sets the batch size, the learning rate and its
-schedule, the loss, the gradient clipping, the dtype policy (`dtype_policy`:
-only CMBS's and CACE-Net's recipes, float64 as their code; the common recipe
-stays float32), the config values of the recipe (`--set` overrides still win)
-and, unless epochs are given, the epochs.
+A protocol is a named `keras_avl.training_config.TrainingConfig` (its
+`training`) with what makes it a model's recipe: the model it belongs to, the
+regime, the other models it fits, the model-config values it sets (`config`)
+and its source. A protocol chosen by name sets the batch size, the learning
+rate and its schedule, the loss, the gradient clipping, the dtype policy
+(`dtype_policy`: only CMBS's and CACE-Net's recipes, float64 as their code; the
+common recipe stays float32), the config values of the recipe (`--set` overrides still win)
+and, unless epochs are given, the epochs (`resolve_training`).
 `"own"` picks each model's own recipe (the protocol it is the `model` of, in
 the regime), and the common keras-avl recipe for a model without one.
 
@@ -57,40 +60,26 @@ import dataclasses
 
 from keras_avl.models.cmbs import REGIME_DEFAULTS
 from keras_avl.models.registry import get, presets
-from keras_avl.validation import check_positive_int
+from keras_avl.training_config import SCHEDULE_FIELDS, TrainingConfig
 
 # The classifiers of the paper's model and A+V-att (every preset of those
 # methods): AVE-ECCV18's recipe trains any of them.
 AVL_CLASSIFIERS = tuple(name for name, preset in presets().items()
                         if preset.method in ("paper", "avatt"))
 OWN = "own"
-# `Protocol.loss` values: None keeps the model's own loss.
-LOSSES = (None, "multilabel-soft-margin")
 
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-    """A named recipe.
+    """A named recipe: a `TrainingConfig` and the model it is the recipe of.
 
     Args:
-        name: the protocol's name.
+        name: the protocol's name (also its `training.protocol`).
         model: the model (a preset's name) whose own recipe it is.
         regime: the regime it trains.
-        epochs, batch_size, learning_rate: the training settings.
-        decay_epochs: epochs after which the learning rate is multiplied by
-            `decay` (a step schedule; empty: none).
-        decay: the factor of each step.
-        step_lr: `(step_size, gamma)`: PyTorch's StepLR stepped once per
-            batch (`keras_avl.models.step_lr.StepLR`), or None.
-        clipnorm: the global gradient-norm clip, or None.
-        loss: None (the model's own loss) or `"multilabel-soft-margin"`
-            (`keras_avl.losses.multilabel_soft_margin_loss` on the model's
-            softmax outputs, for the classifiers of the paper's model and
-            A+V-att).
+        training: the `TrainingConfig` (epochs, batch size, learning rate,
+            schedule, loss, clipping, dtype policy).
         config: fields of the model's config the recipe sets.
-        dtype_policy: None (float32, or the run's mixed precision) or a Keras
-            dtype policy of `keras_avl.precision.PROTOCOL_POLICIES` the recipe
-            trains in (`precision_policy(policy=...)`).
         fits: the other models it can train (besides `model`).
         source: where the recipe comes from.
     """
@@ -98,52 +87,18 @@ class Protocol:
     name: str
     model: str
     regime: str
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    decay_epochs: tuple = ()
-    decay: float = 1.0
-    step_lr: tuple = None
-    clipnorm: float = None
-    loss: str = None
+    training: TrainingConfig
     config: dict = dataclasses.field(default_factory=dict)
-    dtype_policy: str = None
     fits: tuple = ()
     source: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "training", self.training.replace(protocol=self.name))
 
     @property
     def models(self):
         """Every model the protocol can train."""
         return (self.model,) + tuple(name for name in self.fits if name != self.model)
-
-    def optimizer(self, steps_per_epoch, learning_rate=None):
-        """Adam with the recipe's schedule (counted in optimizer steps) and
-        clip, from `learning_rate` (default: the recipe's)."""
-        import keras
-
-        from keras_avl.models.step_lr import StepLR
-
-        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
-        base = self.learning_rate if learning_rate is None else float(learning_rate)
-        rate = base
-        if self.decay_epochs:
-            # Update number n (from 0) of epoch e uses the rate of e: the
-            # schedule keeps values[i] while step <= boundaries[i].
-            rate = keras.optimizers.schedules.PiecewiseConstantDecay(
-                [epoch * steps_per_epoch - 1 for epoch in self.decay_epochs],
-                [base * self.decay ** i for i in range(len(self.decay_epochs) + 1)],
-            )
-        elif self.step_lr is not None:
-            rate = StepLR(base, *self.step_lr)
-        return keras.optimizers.Adam(rate, global_clipnorm=self.clipnorm)
-
-    def loss_function(self):
-        """The loss that replaces the model's own, or None."""
-        if self.loss is None:
-            return None
-        from keras_avl.losses import multilabel_soft_margin_loss
-
-        return multilabel_soft_margin_loss
 
     def check(self, model, regime):
         """A clear error when the protocol does not fit `model` / `regime`."""
@@ -154,17 +109,15 @@ class Protocol:
                 f"Protocols for {model!r}: {protocols_for(model) or 'none'}."
             )
 
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
 
 def _names(models):
     return f"model {models[0]!r}" if len(models) == 1 else f"the models {sorted(models)}"
 
 
 def _ave_eccv18(regime, epochs, script):
-    return Protocol(f"ave-eccv18-{regime}", "avatt", regime, epochs=epochs, batch_size=64,
-                    learning_rate=1e-3, step_lr=(15000, 0.1), loss="multilabel-soft-margin",
+    return Protocol(f"ave-eccv18-{regime}", "avatt", regime,
+                    TrainingConfig(epochs=epochs, batch_size=64, learning_rate=1e-3,
+                                   step_lr=(15000, 0.1), loss="multilabel-soft-margin"),
                     fits=AVL_CLASSIFIERS, source=f"github:YapengTian/AVE-ECCV18 {script}")
 
 
@@ -173,27 +126,33 @@ PROTOCOLS = {
     for protocol in (
         _ave_eccv18("supervised", 300, "supervised_main.py"),
         _ave_eccv18("weak", 250, "weak_supervised_main.py"),
-        Protocol("psp-cvpr21-supervised", "psp", "supervised", epochs=300, batch_size=128,
-                 learning_rate=1e-3, decay_epochs=(60, 120), decay=0.8,
+        Protocol("psp-cvpr21-supervised", "psp", "supervised",
+                 TrainingConfig(epochs=300, batch_size=128, learning_rate=1e-3,
+                                decay_epochs=(60, 120), decay=0.8),
                  config={"threshold": 0.099, "avps_weight": 100.0},
                  source="github:jasongief/PSP_CVPR_2021 fully_supervised_main.py"),
-        Protocol("psp-cvpr21-weak", "psp", "weak", epochs=300, batch_size=128,
-                 learning_rate=1e-3, decay_epochs=(80, 160), decay=0.8,
+        Protocol("psp-cvpr21-weak", "psp", "weak",
+                 TrainingConfig(epochs=300, batch_size=128, learning_rate=1e-3,
+                                decay_epochs=(80, 160), decay=0.8),
                  config={"threshold": 0.095},
                  source="github:jasongief/PSP_CVPR_2021 weakly_supervised_main.py"),
-        Protocol("cmbs-cvpr22-supervised", "cmbs", "supervised", epochs=200, batch_size=64,
-                 learning_rate=7e-4, decay_epochs=(10, 20, 30), decay=0.5, clipnorm=0.5,
-                 config={"alpha": 0.1, "gamma": 0.3}, dtype_policy="float64",
+        Protocol("cmbs-cvpr22-supervised", "cmbs", "supervised",
+                 TrainingConfig(epochs=200, batch_size=64, learning_rate=7e-4,
+                                decay_epochs=(10, 20, 30), decay=0.5, clipnorm=0.5,
+                                dtype_policy="float64"),
+                 config={"alpha": 0.1, "gamma": 0.3},
                  source="github:marmot-xy/CMBS supv_train.sh, configs/main.json"),
-        Protocol("cmbs-cvpr22-weak", "cmbs", "weak", epochs=200, batch_size=64,
-                 learning_rate=6e-4, decay_epochs=(10, 20, 40), decay=0.5, clipnorm=0.5,
+        Protocol("cmbs-cvpr22-weak", "cmbs", "weak",
+                 TrainingConfig(epochs=200, batch_size=64, learning_rate=6e-4,
+                                decay_epochs=(10, 20, 40), decay=0.5, clipnorm=0.5,
+                                dtype_policy="float64"),
                  config=dict(REGIME_DEFAULTS["weak"]),
-                 dtype_policy="float64",
                  source="github:marmot-xy/CMBS weakly_train.sh, configs/weak.json"),
-        Protocol("cace-mm24-supervised", "cace", "supervised", epochs=200, batch_size=64,
-                 learning_rate=7e-4, decay_epochs=(10, 20, 30), decay=0.5, clipnorm=0.5,
+        Protocol("cace-mm24-supervised", "cace", "supervised",
+                 TrainingConfig(epochs=200, batch_size=64, learning_rate=7e-4,
+                                decay_epochs=(10, 20, 30), decay=0.5, clipnorm=0.5,
+                                dtype_policy="float64"),
                  config={"psai": 0.3, "enhancement": 0.6, "contrastive_weight": 1.0},
-                 dtype_policy="float64",
                  source="github:Brain-Cog-Lab/CACE-Net CACE/supv_main.py, "
                         "CACE/run_supp.sh, CACE/configs/main.json"),
     )
@@ -231,7 +190,7 @@ def get_protocol(name):
 
     Example:
 
-    >>> get_protocol("cmbs-cvpr22-supervised").clipnorm
+    >>> get_protocol("cmbs-cvpr22-supervised").training.clipnorm
     0.5
     """
     if name not in PROTOCOLS:
@@ -272,3 +231,34 @@ def resolve_protocol(protocol, model, regime):
     recipe.check(model, regime)
     return recipe, True
 
+
+def resolve_training(training, model, regime):
+    """The `TrainingConfig` that a new run of `model` in `regime` trains
+    with, from the one asked for (its `protocol`: a name, `"own"` or None; see
+    `resolve_protocol`), and the model-config values of its recipe.
+
+    A protocol sets the schedule, the loss, the clipping and the dtype
+    policy; one chosen by name (or `"own"`) also the batch size, the learning
+    rate and, where `training.epochs` is None, the epochs. Every other field
+    (seed, selection, precision, ...) is `training`'s; the epochs, batch size
+    and rate still None become 15, 64 and 1e-3.
+
+    Example:
+
+    >>> config, values = resolve_training(TrainingConfig(protocol="own", epochs=2, seed=1),
+    ...                                   "psp", "weak")
+    >>> config.epochs, config.batch_size, config.decay_epochs, config.seed, values
+    (2, 128, (80, 160), 1, {'threshold': 0.095})
+    >>> config, _ = resolve_training(TrainingConfig(batch_size=8), "avatt", "weak")
+    >>> config.protocol, config.epochs, config.batch_size, config.step_lr
+    ('ave-eccv18-weak', 15, 8, (15000, 0.1))
+    """
+    recipe, chosen = resolve_protocol(training.protocol, model, regime)
+    if recipe is None:
+        return training.replace(protocol=None).with_defaults(), {}
+    changes = {name: getattr(recipe.training, name) for name in SCHEDULE_FIELDS}
+    if chosen:
+        changes.update(batch_size=recipe.training.batch_size,
+                       learning_rate=recipe.training.learning_rate,
+                       epochs=training.epochs or recipe.training.epochs)
+    return training.replace(protocol=recipe.name, **changes).with_defaults(), dict(recipe.config)

@@ -1,13 +1,20 @@
 """The run folder: what `keras-avl train` writes and every other command reads.
 
 A run folder holds `config.json` (the regime, the preset under `variant`, the
-method under `method` and its config under `model_config`, the data folder and
-the training settings), `best.keras` (the best checkpoint), `metrics.json` and
-TensorBoard logs under `logs/`.
+method under `method` and its config under `model_config`, the data folder,
+the embedded dataset's size when it has none, and the whole training recipe
+under `training`: a `keras_avl.training_config.TrainingConfig`'s dict),
+`best.keras` (the best checkpoint), `metrics.json` and TensorBoard logs under
+`logs/`.
 
 `load_run` also reads the folders written before every method had its own
 config: their `model_config` is one `AVLConfig` of 28 fields whose
-`architecture` named the model (`legacy_model_config`).
+`architecture` named the model (`legacy_model_config`). Run folders written
+before the recipe was a `TrainingConfig` record in `training` the epochs,
+batch size, rate and seed, the options given, the embedded size and the
+protocol as a sub-dict (`protocol.name`, its schedule, loss, clipping and
+dtype policy); they load into the same `TrainingConfig`
+(`recorded_training`) and resume as before.
 """
 
 import dataclasses
@@ -18,6 +25,7 @@ from keras_avl.atomic import atomic_write_text
 from keras_avl.models import REGIMES, MethodConfig
 from keras_avl.models.registry import get_method
 from keras_avl.protocols import get_protocol
+from keras_avl.training_config import SCHEDULE_FIELDS, TrainingConfig
 
 CONFIG_FILE = "config.json"
 BEST_MODEL_FILE = "best.keras"
@@ -36,7 +44,8 @@ class Run:
         model_config: the config the model was built from, a method's
             (`PaperConfig`, `AVAttConfig`, `PSPConfig`, ...).
         data: the dataset folder, or None for the embedded default.
-        training: training settings (epochs, batch size, seed, ...).
+        training: the `TrainingConfig` it trains with.
+        embedded_size: the embedded default's size when `data` is None.
     """
 
     path: Path
@@ -44,7 +53,8 @@ class Run:
     variant: str
     model_config: MethodConfig
     data: str = None
-    training: dict = dataclasses.field(default_factory=dict)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    embedded_size: str = None
 
     def to_dict(self):
         return {
@@ -53,7 +63,8 @@ class Run:
             "method": self.model_config.method,
             "model_config": self.model_config.to_dict(),
             "data": self.data,
-            "training": self.training,
+            **({"embedded_size": self.embedded_size} if self.embedded_size else {}),
+            "training": self.training.to_dict(),
         }
 
     def save_config(self):
@@ -93,7 +104,7 @@ def load_run(path):
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
         regime = data["regime"]
-        training = _with_legacy_protocol(data, regime)
+        training, embedded_size = recorded_training(data, regime)
         model_config = _model_config(data)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is not a valid run config: {error}") from error
@@ -108,6 +119,7 @@ def load_run(path):
         model_config=model_config,
         data=data.get("data"),
         training=training,
+        embedded_size=data.get("embedded_size", embedded_size),
     )
 
 
@@ -158,15 +170,39 @@ def legacy_model_config(fields):
                                       if key in known}, **reading})
 
 
-def _with_legacy_protocol(data, regime):
-    """The run's training settings. Runs written before the training protocol
-    left `AVLConfig` record `"protocol": "ave-eccv18"` in `model_config`
-    (AVE-ECCV18's loss and StepLR, for the epochs recorded): it becomes the
-    protocol `ave-eccv18-<regime>` of the training settings."""
+def recorded_training(data, regime):
+    """The `TrainingConfig` recorded in a run's `config.json` dict `data` and
+    the embedded size recorded with it in the earlier format (or None).
+
+    Today's runs record the config's dict. Earlier runs recorded the options
+    given (`deterministic` only when on), the embedded size and the protocol as
+    a sub-dict, whose schedule, loss, clipping and dtype policy the run
+    trained with (its epochs, batch size and rate were the run's own); the
+    earliest recorded `"protocol": "ave-eccv18"` in `model_config` instead
+    (AVE-ECCV18's loss and StepLR, for the epochs recorded).
+
+    Example:
+
+    >>> training, size = recorded_training({"model_config": {}, "training": {
+    ...     "epochs": 2, "batch_size": 8, "learning_rate": 0.001, "seed": 0,
+    ...     "embedded_size": "tiny", "protocol": {"name": "psp-cvpr21-weak",
+    ...     "decay_epochs": [80, 160], "decay": 0.8, "epochs": 300}}}, "weak")
+    >>> training.protocol, training.decay_epochs, training.epochs, training.deterministic, size
+    ('psp-cvpr21-weak', (80, 160), 2, False, 'tiny')
+    """
     training = dict(data.get("training", {}))
-    legacy = data["model_config"].get("protocol")
-    if legacy == "ave-eccv18":
+    if "decay" in training:  # today's format: the whole TrainingConfig
+        return TrainingConfig.from_dict(training), None
+    embedded_size = training.pop("embedded_size", None)
+    protocol = training.pop("protocol", None)
+    if data["model_config"].get("protocol") == "ave-eccv18":
         data["model_config"] = {key: value for key, value in data["model_config"].items()
                                 if key != "protocol"}
-        training.setdefault("protocol", get_protocol(f"ave-eccv18-{regime}").to_dict())
-    return training
+        if protocol is None:
+            name = f"ave-eccv18-{regime}"
+            protocol = {**get_protocol(name).training.to_dict(), "name": name}
+    if protocol is not None:
+        training.update({name: protocol[name] for name in SCHEDULE_FIELDS if name in protocol},
+                        protocol=protocol["name"])
+    training.setdefault("deterministic", False)
+    return TrainingConfig.from_dict(training), embedded_size

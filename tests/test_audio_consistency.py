@@ -18,6 +18,7 @@ from keras_avl.training.audio_consistency import (
     val_batches,
 )
 from keras_avl.training.compare import train_command
+from keras_avl.training_config import TrainingConfig
 from tests.ave_fixtures import TINY_MODEL, tiny_copy, tiny_root, write_h5  # noqa: F401
 
 
@@ -127,9 +128,9 @@ def test_the_contrastive_baselines_cosine_map_is_scored_too(tiny_root):
 
 @pytest.mark.slow  # long end to end; `bash scripts/test.sh --all` runs it
 def test_train_selects_and_records_the_most_audio_consistent_epoch(tiny_root, tmp_path):
-    kwargs = dict(data=tiny_root, epochs=3, verbose=0, deterministic=True, **TINY_MODEL)
+    kwargs = dict(data=tiny_root, epochs=3, verbose=0, deterministic=True, model_config=TINY_MODEL)
     run = train(tmp_path / "selected", "unsupervised", selection="audio-consistency", **kwargs)
-    assert load_run(run.path).training["selection"] == "audio-consistency"
+    assert load_run(run.path).training.selection == "audio-consistency"
     metrics = json.loads((run.path / "metrics.json").read_text())
     values = [entry["val_audio_consistency"] for entry in metrics["history"]]
     assert metrics["monitor"] == "val_audio_consistency" and metrics["mode"] == "max"
@@ -156,7 +157,7 @@ def test_where_it_cannot_apply_is_a_clear_error_before_anything_is_written(
         tiny_root, tmp_path, regime, overrides, message):
     with pytest.raises(ValueError, match=message):
         train(tmp_path / "run", regime, data=tiny_root, epochs=1, verbose=0,
-              selection="audio-consistency", **{**TINY_MODEL, **overrides})
+              selection="audio-consistency", model_config={**TINY_MODEL, **overrides})
     assert not (tmp_path / "run").exists()
 
 
@@ -180,8 +181,8 @@ def test_cli_option_and_reproducing_command(tiny_root, tmp_path):
                  "--selection", "audio-consistency", *sets]) == 0
     assert json.loads((run_dir / "metrics.json").read_text())["monitor"] == \
         "val_audio_consistency"
-    command = train_command(run_dir, "unsupervised", "paper", None, 15, 64, 1e-3, 0, {},
-                            selection="audio-consistency")
+    command = train_command(run_dir, "unsupervised", "paper", None,
+                            TrainingConfig(epochs=15, selection="audio-consistency"))
     assert "--selection audio-consistency" in command
-    assert "--selection" not in train_command(run_dir, "unsupervised", "paper", None, 15, 64,
-                                              1e-3, 0, {})
+    assert "--selection" not in train_command(run_dir, "unsupervised", "paper", None,
+                                              TrainingConfig(epochs=15))

@@ -27,8 +27,8 @@ TINY = get("avatt").config(
 def _with_protocol(regime, config=TINY):
     """The model compiled as `train` compiles it under `ave-eccv18-<regime>`."""
     recipe = get_protocol(f"ave-eccv18-{regime}")
-    return build_model(config, regime, optimizer=recipe.optimizer(steps_per_epoch=52),
-                       loss=recipe.loss_function())
+    return build_model(config, regime, optimizer=recipe.training.optimizer(steps_per_epoch=52),
+                       loss=recipe.training.loss_function())
 
 
 def _inputs(config, rng):
@@ -125,7 +125,7 @@ def test_protocol_loss_is_multilabel_soft_margin_on_the_softmax_outputs(rng):
     labels = np.eye(5, dtype="float32")[rng.integers(0, 5, (B, TINY.segments))]
     probabilities = _numpy(model(x, training=False))
     expected = _multilabel_soft_margin(probabilities, labels)
-    loss_function = get_protocol("ave-eccv18-supervised").loss_function()
+    loss_function = get_protocol("ave-eccv18-supervised").training.loss_function()
     loss = ops.convert_to_numpy(loss_function(labels, probabilities))
     np.testing.assert_allclose(loss.mean(), expected, rtol=1e-5)
     np.testing.assert_allclose(model.evaluate(x, labels, batch_size=B, verbose=0)[0],
@@ -210,4 +210,4 @@ def test_variants_name_their_default_protocol():
     assert AVAttConfig.from_json(TINY.to_json()) == TINY
     with pytest.raises(ValueError, match="own loss and Adam"):
         build_model(PaperConfig(), "unsupervised",
-                    loss=get_protocol("ave-eccv18-supervised").loss_function())
+                    loss=get_protocol("ave-eccv18-supervised").training.loss_function())

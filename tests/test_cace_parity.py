@@ -306,8 +306,9 @@ def test_registry_and_protocol_hold_the_released_values():
         (512, 1024, 256)
     assert config.warmup_fraction == 0.125 and get("cace").regimes == ("supervised",)
     protocol = get_protocol("cace-mm24-supervised")
-    assert (protocol.epochs, protocol.batch_size, protocol.learning_rate, protocol.clipnorm,
-            protocol.decay_epochs, protocol.decay, protocol.dtype_policy) == \
+    recipe = protocol.training
+    assert (recipe.epochs, recipe.batch_size, recipe.learning_rate, recipe.clipnorm,
+            recipe.decay_epochs, recipe.decay, recipe.dtype_policy) == \
         (200, 64, 7e-4, 0.5, (10, 20, 30), 0.5, "float64")
     assert "Brain-Cog-Lab/CACE-Net" in protocol.source
 
@@ -319,7 +320,7 @@ def test_cace_trains_under_the_float64_policy_of_its_protocol(rng):
 
     from keras_avl.precision import precision_policy
 
-    with precision_policy(policy=get_protocol("cace-mm24-supervised").dtype_policy):
+    with precision_policy(policy=get_protocol("cace-mm24-supervised").training.dtype_policy):
         model = build_cace_supervised(TINY)
     x = _inputs(rng)
     history = model.fit(*fit_targets(model)(x, _segment_labels(rng)), batch_size=B, epochs=2,

@@ -15,7 +15,7 @@ def test_train_then_evaluate_unsupervised_on_the_embedded_default(home, tmp_path
                  "--run-dir", str(run_dir), "--verbose", "0", *SETS])
     assert code == 0
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["data"] is None and config["training"]["embedded_size"] == "tiny"
+    assert config["data"] is None and config["embedded_size"] == "tiny"
     assert config["training"]["deterministic"] is True  # the default, as in `compare`
     assert (home / "datasets").is_dir()  # generated on first use
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -113,5 +113,5 @@ def test_compare_trains_each_model_with_its_own_protocol(tiny_root, tmp_path):
     recorded = {name: json.loads((tmp_path / "runs" / f"supervised-{name}" / "seed0"
                                   / "config.json").read_text())["training"]
                 for name in rows}
-    assert recorded["avatt"]["protocol"]["name"] == "ave-eccv18-supervised"
-    assert recorded["avatt"]["epochs"] == 1 and "protocol" not in recorded["avatt-adam"]
+    assert recorded["avatt"]["protocol"] == "ave-eccv18-supervised"
+    assert recorded["avatt"]["epochs"] == 1 and recorded["avatt-adam"]["protocol"] is None

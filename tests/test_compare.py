@@ -115,7 +115,7 @@ def test_resume_reuses_the_finished_seeds(two_seeds, tiny_root):
     run_dir = root / "runs" / "supervised-paper" / "seed3"
     before = (run_dir / "best.keras").stat().st_mtime_ns
     rows = compare(root / "runs", models=["paper"], data=tiny_root, epochs=2, seeds=[0, 3],
-                   resume=True, verbose=0, **TINY_MODEL)
+                   resume=True, verbose=0, model_config=TINY_MODEL)
     assert (run_dir / "best.keras").stat().st_mtime_ns == before
     stored = json.loads(output.with_suffix(".json").read_text())[0]
     assert rows[0]["segment_accuracy"] == stored["segment_accuracy"]
@@ -138,7 +138,7 @@ def test_the_row_command_reproduces_the_row_exactly(two_seeds):
 
 # --- resumable compare: recorded settings checked, progress, kills, full disk
 
-AUDIO = dict(models=["audio"], epochs=1, verbose=2, seeds=2, **TINY_MODEL)
+AUDIO = dict(models=["audio"], epochs=1, verbose=2, seeds=2, model_config=TINY_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +203,7 @@ def test_runs_trained_with_a_protocol_resume(tiny_root, tmp_path):
     """A protocol's tuples are lists in config.json, and its batch size is
     not the table's: still the same settings."""
     settings = dict(models=["audio"], protocol="ave-eccv18-supervised", epochs=1, seeds=1,
-                    verbose=0, batch_size=32, **TINY_MODEL)  # the protocol's batch: 64
+                    verbose=0, batch_size=32, model_config=TINY_MODEL)  # the protocol's batch: 64
     first = compare(tmp_path / "runs", data=tiny_root, **settings)
     again = compare(tmp_path / "runs", data=tiny_root, resume=True, **settings)
     assert again[0]["segment_accuracy"] == first[0]["segment_accuracy"]
@@ -260,7 +260,7 @@ def test_each_recorded_train_command_reproduces_its_row_alone(tiny_root, tmp_pat
     """A short and a long run in one process (the kernel choice does not
     depend on either), then each recorded `train_command` alone."""
     rows = [compare(tmp_path / f"runs{epochs}", models=["paper"], data=tiny_root, epochs=epochs,
-                    verbose=0, seeds=[1], **TINY_MODEL)[0] for epochs in (2, 4)]
+                    verbose=0, seeds=[1], model_config=TINY_MODEL)[0] for epochs in (2, 4)]
     for row in rows:
         run, = row["per_seed"]
         words = shlex.split(run["train_command"])[1:]

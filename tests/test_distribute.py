@@ -93,9 +93,9 @@ def _check_equal_training(out_dir, distribute):
     from keras_avl.runs import load_run
 
     distributed, single = load_run(out_dir / "distributed"), load_run(out_dir / "single")
-    assert distributed.training["distribute"] == distribute
+    assert distributed.training.distribute == distribute
     assert "distribute" not in single.training
-    keras.utils.set_random_seed(single.training["seed"])  # as `train` seeds
+    keras.utils.set_random_seed(single.training.seed)  # as `train` seeds
     initial = build_model(single.model_config, "supervised").get_weights()
     trained = single.load_model().get_weights()
     # Training moved the weights, so the equality below is not vacuous.

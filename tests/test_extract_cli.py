@@ -130,7 +130,8 @@ def test_training_and_evaluation_see_the_padding(sharded, tmp_path, monkeypatch)
     inputs, _ = next(iter(make_dataset(data, split, "supervised", shuffle=False)))
     np.testing.assert_array_equal(inputs["segment_mask"], data.segment_mask[data.orders[split]])
     run = train(tmp_path / "run", "supervised", data=sharded[0], epochs=1, verbose=0,
-                hidden=4, embed_dim=8, mfb_factor=2, mfb_output_dim=4, swab_units=4)
+                model_config=dict(hidden=4, embed_dim=8, mfb_factor=2, mfb_output_dim=4,
+                                  swab_units=4))
     result = evaluate(run, split, record=False)
     real_segments = int(data.segment_mask[data.orders[split]].sum())
     assert real_segments < T * len(data.orders[split])

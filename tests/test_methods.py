@@ -151,14 +151,14 @@ def test_train_records_the_method_and_rejects_bad_input_before_training(tmp_path
         train(tmp_path / "bad", "unsupervised", "avsdn", embedded_size="tiny", verbose=0)
     with pytest.raises(ValueError, match=r"Method .avsdn. has no config field\(s\) \[.swab_units.\]"):
         train(tmp_path / "bad", "supervised", "avsdn", embedded_size="tiny", verbose=0,
-              swab_units=8)
+              model_config=dict(swab_units=8))
     with pytest.raises(ValueError, match="'psp'"):
         train(tmp_path / "bad", "supervised", "pspp", embedded_size="tiny", verbose=0)
     assert not (tmp_path / "bad").exists()
 
     run_dir = tmp_path / "run"
     train(run_dir, "supervised", "avsdn", epochs=1, verbose=0, embedded_size="tiny",
-          hidden=4, steps_per_epoch=1, validation_steps=1)
+          model_config=dict(hidden=4), steps_per_epoch=1, validation_steps=1)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["method"] == "avsdn" and config["model_config"]["hidden"] == 4
     run = load_run(run_dir)

@@ -107,7 +107,7 @@ def test_train_mixed_precision_records_and_saves_the_policy(tmp_path, monkeypatc
     assert main(argv) == 0
     assert keras.mixed_precision.dtype_policy().name == "float32"  # restored
     run = load_run(run_dir)
-    assert run.training["mixed_precision"] is True
+    assert run.training.mixed_precision is True
     expected = mixed_precision_policy_name()
     assert run.load_model().get_layer("avfb").dtype_policy.name == expected
     history = json.loads((run_dir / "metrics.json").read_text())["history"]

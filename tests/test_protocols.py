@@ -45,20 +45,20 @@ def _rate(optimizer, step):
     ("ave-eccv18-supervised", 52, {0: 1e-3, 14_998: 1e-3, 14_999: 1e-4, 29_999: 1e-5}),
 ])
 def test_schedule_steps_at_the_recipe_epochs(name, steps, expected):
-    optimizer = get_protocol(name).optimizer(steps)
+    optimizer = get_protocol(name).training.optimizer(steps)
     for step, rate in expected.items():
         np.testing.assert_allclose(_rate(optimizer, step), rate, rtol=1e-6)
 
 
 def test_the_learning_rate_given_scales_the_schedule():
-    optimizer = get_protocol("ave-eccv18-weak").optimizer(54, learning_rate=5e-4)
+    optimizer = get_protocol("ave-eccv18-weak").training.replace(learning_rate=5e-4).optimizer(54)
     np.testing.assert_allclose([_rate(optimizer, 0), _rate(optimizer, 14_999)],
                                [5e-4, 5e-5], rtol=1e-6)
 
 
 def test_cmbs_clips_the_global_norm():
-    assert get_protocol("cmbs-cvpr22-supervised").optimizer(1).global_clipnorm == 0.5
-    assert get_protocol("psp-cvpr21-weak").optimizer(1).global_clipnorm is None
+    assert get_protocol("cmbs-cvpr22-supervised").training.optimizer(1).global_clipnorm == 0.5
+    assert get_protocol("psp-cvpr21-weak").training.optimizer(1).global_clipnorm is None
 
 
 def test_one_registry_covers_every_published_recipe():
@@ -67,11 +67,11 @@ def test_one_registry_covers_every_published_recipe():
         "cmbs-cvpr22-supervised", "cmbs-cvpr22-weak", "psp-cvpr21-supervised",
         "psp-cvpr21-weak"]
     # AVE-ECCV18's released scripts: 300 / 250 epochs, batch 64, lr 1e-3.
-    assert [(get_protocol(f"ave-eccv18-{r}").epochs, get_protocol(f"ave-eccv18-{r}").batch_size)
+    assert [(get_protocol(f"ave-eccv18-{r}").training.epochs, get_protocol(f"ave-eccv18-{r}").training.batch_size)
             for r in ("supervised", "weak")] == [(300, 64), (250, 64)]
-    assert get_protocol("ave-eccv18-weak").loss_function().__name__ == \
+    assert get_protocol("ave-eccv18-weak").training.loss_function().__name__ == \
         "multilabel_soft_margin_loss"
-    assert get_protocol("psp-cvpr21-weak").loss_function() is None
+    assert get_protocol("psp-cvpr21-weak").training.loss_function() is None
     assert protocols_for("avsdn") == []
     assert protocols_for("paper") == ["ave-eccv18-supervised", "ave-eccv18-weak"]
     assert "ezvsl" not in get_protocol("ave-eccv18-weak").models
@@ -116,9 +116,9 @@ def test_run_records_its_protocol(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
     run = train(tmp_path / "run", "weak", "psp", protocol="psp-cvpr21-weak", epochs=1,
                 steps_per_epoch=1, validation_steps=1, embedded_size="tiny", verbose=0,
-                **TINY_PSP)
+                model_config=TINY_PSP)
     config = json.loads((run.path / "config.json").read_text())
-    assert config["training"]["protocol"]["name"] == "psp-cvpr21-weak"
+    assert config["training"]["protocol"] == "psp-cvpr21-weak"
     assert config["training"]["batch_size"] == 128 and config["training"]["epochs"] == 1
     assert config["model_config"]["threshold"] == 0.095
 
@@ -128,13 +128,13 @@ def test_own_gives_a_model_its_recipe_and_the_others_the_common_one(tmp_path, mo
 
     monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
     tiny = dict(embedded_size="tiny", verbose=0, steps_per_epoch=1, validation_steps=1)
-    own = train(tmp_path / "own", "supervised", "avatt", protocol="own", hidden=4,
-                avatt_hidden_dim=8, epochs=1, **tiny)
-    assert own.training["protocol"]["name"] == "ave-eccv18-supervised"
+    own = train(tmp_path / "own", "supervised", "avatt", protocol="own",
+                model_config=dict(hidden=4, avatt_hidden_dim=8), epochs=1, **tiny)
+    assert own.training.protocol == "ave-eccv18-supervised"
     assert own.load_model().loss.__name__ == "multilabel_soft_margin_loss"
-    common = train(tmp_path / "common", "supervised", "avatt-adam", protocol="own", hidden=4,
-                   avatt_hidden_dim=8, epochs=1, **tiny)
-    assert "protocol" not in common.training
+    common = train(tmp_path / "common", "supervised", "avatt-adam", protocol="own",
+                   model_config=dict(hidden=4, avatt_hidden_dim=8), epochs=1, **tiny)
+    assert common.training.protocol is None
     assert common.load_model().loss.__class__.__name__ == "CategoricalCrossentropy"
 
 

@@ -36,13 +36,13 @@ def test_registry_gives_the_released_values_of_each_regime(method, regime):
 @pytest.mark.parametrize("method", ["psp", "cmbs"])
 def test_train_records_the_weak_defaults_and_set_wins(method, tiny_root, tmp_path):
     run = train(tmp_path / "weak", "weak", method, data=tiny_root, epochs=1, verbose=0,
-                **TINY[method])
+                model_config=TINY[method])
     recorded = json.loads((run.path / "config.json").read_text())["model_config"]
     for name, value in RELEASED[method, "weak"].items():
         assert recorded[name] == value
     field, value = next(iter(RELEASED[method, "supervised"].items()))
     run = train(tmp_path / "set", "weak", method, data=tiny_root, epochs=1, verbose=0,
-                **TINY[method], **{field: value})
+                model_config={**TINY[method], field: value})
     assert json.loads((run.path / "config.json").read_text())["model_config"][field] == value
 
 
@@ -57,5 +57,5 @@ def test_bad_choices_fail_before_anything_is_written(changes, regime, protocol, 
                                                      tiny_root, tmp_path):
     with pytest.raises(ValueError, match=message):
         train(tmp_path / "run", regime, "psp", data=tiny_root, epochs=1, verbose=0,
-              protocol=protocol, **TINY["psp"], **changes)
+              protocol=protocol, model_config={**TINY["psp"], **changes})
     assert not (tmp_path / "run").exists()

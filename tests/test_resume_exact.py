@@ -140,8 +140,8 @@ def test_epoch_two_trained_again_from_epoch_one_backup_equals_the_uninterrupted_
         regime, tiny_root, tmp_path, tf_functions_eagerly):
     reference, run = tmp_path / "reference", tmp_path / "run"
     train(reference, regime, data=tiny_root, epochs=3, batch_size=8, seed=3, verbose=0,
-          callbacks=[_KilledBeforeSecondBackup(reference, run)], mfb_dropout=0.3,
-          **TINY_MODEL)
+          callbacks=[_KilledBeforeSecondBackup(reference, run)],
+          model_config=dict(TINY_MODEL, mfb_dropout=0.3))
 
     def metrics(folder):
         return json.loads((folder / "metrics.json").read_text())
@@ -169,7 +169,7 @@ def test_each_epoch_trains_on_its_own_pass_and_validates_on_the_same_pairs(
 
     monkeypatch.setattr(np.random, "default_rng", recording_rng)
     train(tmp_path / "run", "unsupervised", data=tiny_root, epochs=3, batch_size=8, seed=3,
-          verbose=0, **TINY_MODEL)
+          verbose=0, model_config=TINY_MODEL)
     passes = [list(seed) for seed in drawn if isinstance(seed, list)]
     # (train, val) per epoch, in the order fit draws them.
     assert passes == [[3, 0], [3, 0], [3, 1], [3, 0], [3, 2], [3, 0]]
@@ -198,7 +198,8 @@ class Kill(keras.callbacks.Callback):
         self._maybe("test", batch)
 
 train({run_dir!r}, {regime!r}, data={data!r}, epochs={epochs}, batch_size=8, seed=3,
-      verbose=0, jit_compile={jit}, callbacks=[Kill()], mfb_dropout=0.3, {model})
+      verbose=0, jit_compile={jit}, callbacks=[Kill()],
+      model_config=dict(mfb_dropout=0.3, {model}))
 """
 
 

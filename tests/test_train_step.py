@@ -73,10 +73,10 @@ os.environ["KERAS_AVL_HOME"] = {home!r}
 from keras_avl.training import train
 def run(name, epochs, jit):
     run = train({root!r} + "/" + name, "supervised", epochs=epochs, verbose=0,
-                embedded_size="tiny", jit_compile=jit, hidden=8, embed_dim=8,
-                mfb_output_dim=8, swab_units=8)
+                embedded_size="tiny", jit_compile=jit, model_config=dict(
+                    hidden=8, embed_dim=8, mfb_output_dim=8, swab_units=8))
     history = json.loads((run.path / "metrics.json").read_text())["history"]
-    return dict(history=history, xla=run.training["jit_compile"])
+    return dict(history=history, xla=run.training.jit_compile)
 """
 
 

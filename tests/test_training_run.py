@@ -11,6 +11,7 @@ import pytest
 
 from keras_avl.runs import load_run
 from keras_avl.training import evaluate, train
+from keras_avl.training_config import TrainingConfig
 from tests.ave_fixtures import (TINY_AVATT, TINY_MODEL, read_h5, tiny_copy, tiny_root,  # noqa: F401
                                 write_h5)
 
@@ -18,7 +19,7 @@ from tests.ave_fixtures import (TINY_AVATT, TINY_MODEL, read_h5, tiny_copy, tiny
 @pytest.fixture(scope="module")
 def supervised_run(tiny_root, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "supervised"
-    return train(run_dir, "supervised", data=tiny_root, epochs=1, verbose=0, **TINY_MODEL)
+    return train(run_dir, "supervised", data=tiny_root, epochs=1, verbose=0, model_config=TINY_MODEL)
 
 
 def test_run_folder_contents(supervised_run, tiny_root):
@@ -32,9 +33,12 @@ def test_run_folder_contents(supervised_run, tiny_root):
     config = run.model_config
     assert (config.num_classes, config.visual_dim, config.audio_dim, config.hidden) == (5, 8, 8, 8)
     # auto: no XLA on a CPU-only TensorFlow, whatever the run's length.
-    assert run.training == {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "seed": 0,
-                            "deterministic": True,
-                            "jit_compile": keras.backend.backend() != "tensorflow"}
+    assert run.training == TrainingConfig(
+        epochs=1, batch_size=64, learning_rate=1e-3, seed=0, deterministic=True,
+        jit_compile=keras.backend.backend() != "tensorflow")
+    # The whole recipe, recorded as `TrainingConfig.to_dict` writes it.
+    recorded = json.loads((path / "config.json").read_text())
+    assert recorded["training"] == run.training.to_dict()
     metrics = json.loads((path / "metrics.json").read_text())
     assert metrics["completed"] and metrics["monitor"] == "val_categorical_accuracy"
     assert [entry["epoch"] for entry in metrics["history"]] == [1]
@@ -80,7 +84,7 @@ def test_evaluate_counts_the_real_segments_only(supervised_run, tiny_copy):
 def test_existing_run_folder_is_never_overwritten(supervised_run, tiny_root):
     before = (supervised_run.path / "config.json").read_text()
     with pytest.raises(FileExistsError, match="resume"):
-        train(supervised_run.path, "weak", data=tiny_root, epochs=1, verbose=0, **TINY_MODEL)
+        train(supervised_run.path, "weak", data=tiny_root, epochs=1, verbose=0, model_config=TINY_MODEL)
     assert (supervised_run.path / "config.json").read_text() == before
 
 
@@ -119,7 +123,7 @@ def test_resume_continues_after_the_last_completed_epoch(tiny_root, tmp_path):
     run_dir = tmp_path / "run"
     with pytest.raises(_Killed):
         train(run_dir, "weak", "audio", data=tiny_root, epochs=3, verbose=0,
-              callbacks=[_KillAfterFirstEpoch()], **TINY_MODEL)
+              callbacks=[_KillAfterFirstEpoch()], model_config=TINY_MODEL)
     interrupted = json.loads((run_dir / "metrics.json").read_text())
     assert not interrupted["completed"] and len(interrupted["history"]) == 1
     assert (run_dir / "best.keras").is_file() and (run_dir / "backup").is_dir()
@@ -149,7 +153,7 @@ def interrupted_run(tiny_root, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("interrupted") / "run"
     with pytest.raises(_Killed):
         train(run_dir, "weak", "audio", data=tiny_root, epochs=3, verbose=0,
-              callbacks=[_KillAfterFirstEpoch()], **TINY_MODEL)
+              callbacks=[_KillAfterFirstEpoch()], model_config=TINY_MODEL)
     return run_dir
 
 
@@ -198,7 +202,7 @@ def test_resume_without_the_best_checkpoint_names_it(interrupted_run, tmp_path):
 def runs_of_every_regime(tiny_root, tmp_path_factory):
     folder = tmp_path_factory.mktemp("regimes")
     return {regime: train(folder / regime, regime, data=tiny_root, epochs=1, verbose=0,
-                          **TINY_MODEL)
+                          model_config=TINY_MODEL)
             for regime in ("supervised", "weak", "unsupervised")}
 
 
@@ -276,7 +280,7 @@ def test_evaluate_reads_boxes_json_when_the_dataset_has_one(supervised_run, tiny
 
 def test_localization_is_n_a_with_a_reason_not_a_crash(tiny_root, tiny_copy, tmp_path):
     audio = train(tmp_path / "audio", "supervised", "audio", data=tiny_root, epochs=1,
-                  verbose=0, **TINY_MODEL)
+                  verbose=0, model_config=TINY_MODEL)
     result = evaluate(audio, record=False)
     assert result["ciou"] is None and result["pointing_game"] is None
     assert "'audio' has no spatial attention" in result["localization_note"]
@@ -290,12 +294,13 @@ def test_localization_is_n_a_with_a_reason_not_a_crash(tiny_root, tiny_copy, tmp
 
 def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     run = train(tmp_path / "avatt", "weak", "avatt", data=tiny_root, epochs=1, verbose=0,
-                **TINY_AVATT)
+                model_config=TINY_AVATT)
     recorded = json.loads((run.path / "config.json").read_text())
     config, training = recorded["model_config"], recorded["training"]
     assert (recorded["method"], config["reading"], config["dropout"]) == ("avatt", "released", 0.0)
     # The preset's default recipe: its loss and StepLR, for the epochs given.
-    assert (training["protocol"]["name"], training["epochs"]) == ("ave-eccv18-weak", 1)
+    assert (training["protocol"], training["epochs"]) == ("ave-eccv18-weak", 1)
+    assert (training["step_lr"], training["loss"]) == ([15000, 0.1], "multilabel-soft-margin")
     assert run.load_model().loss.__name__ == "multilabel_soft_margin_loss"
     # A fresh process loads the checkpoint compiled with StepLR (registered
     # by importing keras_avl.models, not only by the training protocols).
@@ -309,16 +314,17 @@ def test_official_avatt_weak_trains_with_its_protocol(tiny_root, tmp_path):
     assert result["localization_note"] is None and 0 <= result["ciou"] <= 1
     # A run folder written before the protocol left the model's config still loads.
     recorded["model_config"]["protocol"] = "ave-eccv18"
-    del recorded["training"]["protocol"]
+    recorded["training"] = {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "seed": 0,
+                            "jit_compile": run.training.jit_compile, "deterministic": True}
     (run.path / "config.json").write_text(json.dumps(recorded))
     legacy = load_run(run.path)
-    assert legacy.training["protocol"]["name"] == "ave-eccv18-weak"
+    assert legacy.training == run.training
     assert evaluate(legacy, record=False)["segment_accuracy"] == result["segment_accuracy"]
 def test_unsupervised_split_it_cannot_use_leaves_nothing(tiny_copy, tmp_path):
     write_h5(tiny_copy / "val_order.h5", np.array([0], np.int64), key="order")
     with pytest.raises(ValueError, match="'val' split of at least 2 videos, found 1"):
         train(tmp_path / "run", "unsupervised", data=tiny_copy, epochs=1, verbose=0,
-              **TINY_MODEL)
+              model_config=TINY_MODEL)
     assert not (tmp_path / "run").exists()
 
 
@@ -328,5 +334,5 @@ def test_other_class_negatives_need_two_classes(tiny_copy, tmp_path):
              np.eye(labels.shape[1], dtype=labels.dtype)[np.zeros(len(labels), int)])
     with pytest.raises(ValueError, match="another class"):
         train(tmp_path / "run", "unsupervised", "fusion-mfb-other-class", data=tiny_copy,
-              epochs=1, verbose=0, **TINY_MODEL)
+              epochs=1, verbose=0, model_config=TINY_MODEL)
     assert not (tmp_path / "run").exists()

@@ -133,7 +133,7 @@ def test_tune_cli_writes_the_folder_and_resumes(tmp_path, monkeypatch):
     # The same search with more trials continues: trial 0 is kept, one more runs.
     result = tune(directory, "weak", max_trials=2, epochs=1, embedded_size="tiny",
                   search_space={"hidden": [3, 5], "swab_pooling": ["mean", "max"]},
-                  verbose=0, **FIXED)
+                  verbose=0, model_config=FIXED)
     assert result.trials_completed == 2
     again = json.loads((directory / TUNER_PROJECT / "trial_0" / "trial.json").read_text())
     assert again["score"] == first["score"]
@@ -145,14 +145,14 @@ def test_tune_cli_writes_the_folder_and_resumes(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="other settings .*epochs"):
         tune(directory, "weak", max_trials=2, epochs=3, embedded_size="tiny",
              search_space={"hidden": [3, 5], "swab_pooling": ["mean", "max"]},
-             verbose=0, **FIXED)
+             verbose=0, model_config=FIXED)
 
 
 def test_tune_rejects_a_field_both_searched_and_fixed(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_AVL_HOME", str(tmp_path / "home"))
     with pytest.raises(ValueError, match=r"\['hidden'\] are both searched and fixed"):
         tune(tmp_path, "supervised", embedded_size="tiny", search_space={"hidden": [4]},
-             hidden=8)
+             model_config=dict(hidden=8))
 
 
 def test_tune_cli_with_a_backend_not_installed_says_what_to_do(monkeypatch, capsys):
@@ -191,7 +191,7 @@ def test_each_epoch_of_a_trial_draws_its_own_pass(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np.random, "default_rng", recording_rng)
     tune(tmp_path / "search", "supervised", max_trials=1, epochs=3, embedded_size="tiny", seed=4,
-         search_space={"hidden": [3]}, verbose=0, **FIXED)
+         search_space={"hidden": [3]}, verbose=0, model_config=FIXED)
     # Drawn by the pipeline ([seed, pass]); the dataset's generation draws others.
     passes = [seed for seed in drawn if isinstance(seed, list) and len(seed) == 2]
     assert passes == [[4, 0], [4, 0], [4, 1], [4, 0], [4, 2], [4, 0]]

@@ -5,7 +5,15 @@ A thin shell over `keras_avl.training.compare`.
 """
 
 from keras_avl.cli.errors import reports_errors
-from keras_avl.cli.train import add_protocol_argument, add_training_arguments, training_kwargs
+from keras_avl.cli.training_arguments import (
+    add_training_arguments,
+    data_arguments,
+    training_config,
+)
+
+# The recipe's flags of `compare` (its runs are deterministic, one process).
+COMPARE_FIELDS = ("epochs", "batch_size", "learning_rate", "seed", "selection", "protocol",
+                  "mixed_precision", "jit_compile", "steps_per_execution")
 
 
 def _names(text):
@@ -20,10 +28,10 @@ def run(args):
 
     seeds = None if args.seeds is None else parse_seeds(args.seeds)
     rows = compare(args.runs_dir, models=_names(args.models), regimes=_names(args.regimes),
-                   split=args.split, resume=args.resume, output=args.output,
-                   title=args.title, verbose=args.verbose, seeds=seeds,
-                   protocol=args.protocol, isolate_runs=not args.in_process,
-                   **training_kwargs(args))
+                   training=training_config(args), seeds=seeds, split=args.split,
+                   resume=args.resume, output=args.output, title=args.title,
+                   verbose=args.verbose, isolate_runs=not args.in_process,
+                   **data_arguments(args))
     print(markdown_table(rows, args.title))
     if args.output:
         print(f"Written: {args.output}")
@@ -38,7 +46,7 @@ def register(subparsers):
         "epoch on val, evaluate it on --split and write a markdown table of mean ± std "
         "over the seeds (and a .json copy with the per-seed values), both written beside "
         "and renamed together. Prints runs done / total, the time of each run and the "
-        "ETA.")
+        "ETA. --protocol own trains each model with its own recipe where it has one.")
     parser.add_argument("--models", default="paper,audio,visual,avatt",
                         help="comma-separated presets (`keras-avl models` lists them)")
     parser.add_argument("--regimes", default="supervised",
@@ -60,8 +68,5 @@ def register(subparsers):
                         help="train every run in this process instead of a fresh process "
                         "per run (saves a few seconds per run; TensorFlow then keeps "
                         "each run's traced graphs, so memory grows with the runs)")
-    add_protocol_argument(parser, "Default: the common keras-avl recipe for every model "
-                          "(avatt: with its protocol's loss and schedule); --protocol own "
-                          "trains each model with its own recipe where it has one.")
-    add_training_arguments(parser)
+    add_training_arguments(parser, COMPARE_FIELDS)
     parser.set_defaults(func=run)

@@ -29,28 +29,14 @@ def read_search_space(path):
 
 @reports_errors
 def run(args):
-    from keras_avl.cli.train import parse_overrides
+    from keras_avl.cli.training_arguments import data_arguments, training_config
     from keras_avl.tuning import tune
-    from keras_avl.tuning.tune import DEFAULT_TUNE_EPOCHS
 
     directory = args.directory or DEFAULT_DIRECTORY.format(regime=args.regime)
-    result = tune(
-        directory,
-        args.regime,
-        data=args.data,
-        max_trials=args.max_trials,
-        epochs=args.epochs if args.epochs is not None else DEFAULT_TUNE_EPOCHS,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        search_space=read_search_space(args.search_space),
-        tuner=args.tuner,
-        embedded_size=args.embedded_size,
-        mixed_precision=args.mixed_precision,
-        overwrite=args.overwrite,
-        verbose=args.verbose,
-        **parse_overrides(args.set),
-    )
+    result = tune(directory, args.regime, training=training_config(args),
+                  max_trials=args.max_trials, search_space=read_search_space(args.search_space),
+                  tuner=args.tuner, overwrite=args.overwrite, verbose=args.verbose,
+                  **data_arguments(args))
     print(
         f"Best {result.objective}: {result.best_score:.4f} after "
         f"{result.trials_completed} trial(s)."
@@ -61,7 +47,7 @@ def run(args):
 
 
 def register(subparsers):
-    from keras_avl.cli.train import add_training_arguments
+    from keras_avl.cli.training_arguments import add_training_arguments
 
     parser = subparsers.add_parser(
         "tune", help="search hyperparameters with keras-tuner",
@@ -80,10 +66,10 @@ def register(subparsers):
                         help='JSON file: {"hidden": [64, 128], "dropout": {"min": 0, '
                         '"max": 0.5}, ...} (default: every tunable field)')
     parser.add_argument("--tuner", default="random", choices=("random", "bayesian"))
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="float16 on GPU / bfloat16 on CPU, delicate parts in float32")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard a previous search in --directory instead of resuming")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
-    add_training_arguments(parser)
+    # `keras_avl.tuning.tune.TUNE_FIELDS` (not imported: it would import Keras).
+    add_training_arguments(parser, ("epochs", "batch_size", "learning_rate", "seed",
+                                    "mixed_precision"))
     parser.set_defaults(func=run)

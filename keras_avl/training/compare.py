@@ -39,7 +39,7 @@ from keras_avl.runs import CONFIG_FILE, METRICS_FILE, load_run
 from keras_avl.training.audio_consistency import DEFAULT_SELECTION
 from keras_avl.training.evaluate import evaluate
 from keras_avl.protocols import resolve_protocol
-from keras_avl.training.train import plan_run, train
+from keras_avl.training.train import plan_run, requested_training, train
 from keras_avl.validation import check_choice
 
 # Reported as mean +- std over the seeds; the cIoU metrics on maps upsampled
@@ -128,48 +128,59 @@ def _chance(summary):
     return "n/a" if summary["mean"] is None else f"{100 * summary['mean']:.1f}"
 
 
-def _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
-                    selection=DEFAULT_SELECTION, protocol=None):
-    words = [] if protocol is None else ["--protocol", protocol]
-    if epochs is not None:
-        words += ["--epochs", str(epochs)]
-    if selection != DEFAULT_SELECTION:
-        words += ["--selection", selection]
-    if batch_size != 64:
-        words += ["--batch-size", str(batch_size)]
-    if learning_rate != 1e-3:
-        words += ["--learning-rate", str(learning_rate)]
+def _training_words(data, training, model_config, embedded_size):
+    """The command-line options of `training` (a row's `TrainingConfig`, its
+    protocol the one asked for), the data and the config values."""
+    words = [] if training.protocol is None else ["--protocol", training.protocol]
+    if training.epochs is not None:
+        words += ["--epochs", str(training.epochs)]
+    if training.selection != DEFAULT_SELECTION:
+        words += ["--selection", training.selection]
+    if training.batch_size not in (None, 64):
+        words += ["--batch-size", str(training.batch_size)]
+    if training.learning_rate not in (None, 1e-3):
+        words += ["--learning-rate", str(training.learning_rate)]
+    if training.mixed_precision:
+        words += ["--mixed-precision"]
+    if training.jit_compile is not None:
+        words += ["--jit-compile", "on" if training.jit_compile else "off"]
+    if training.steps_per_execution != 1:
+        words += ["--steps-per-execution", str(training.steps_per_execution)]
     if data is not None:
         words += ["--data", str(data)]
     elif embedded_size != "small":
         words += ["--embedded-size", embedded_size]
-    for key, value in sorted(overrides.items()):
+    for key, value in sorted((model_config or {}).items()):
         words += ["--set", f"{key}={json.dumps(value)}"]
     return words
 
 
-def train_command(run_dir, regime, variant, data, epochs, batch_size, learning_rate, seed,
-                  overrides, embedded_size="small", selection=DEFAULT_SELECTION,
-                  protocol=None, jit_compile=False):
+def train_command(run_dir, regime, model, data, training, model_config=None,
+                  embedded_size="small"):
     """The `keras-avl train` command line that trains one run of a row, alone
-    exactly as within `compare` (its kernel choice included)."""
+    exactly as within `compare` (its seed and kernel choice included), from
+    the run's `TrainingConfig` (its protocol the one chosen by name, if any).
+
+    Example:
+
+    >>> from keras_avl.training_config import TrainingConfig
+    >>> train_command("r", "weak", "psp", None, TrainingConfig(
+    ...     protocol="psp-cvpr21-weak", epochs=2, seed=1, jit_compile=False))
+    'keras-avl train --regime weak --model psp --seed 1 --run-dir r --deterministic --protocol psp-cvpr21-weak --epochs 2 --jit-compile off'
+    """
     return shlex.join(
-        ["keras-avl", "train", "--regime", regime, "--model", variant, "--seed", str(seed),
-         "--run-dir", str(run_dir), "--deterministic",
-         "--jit-compile", "on" if jit_compile else "off"]
-        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
-                          selection, protocol))
+        ["keras-avl", "train", "--regime", regime, "--model", model,
+         "--seed", str(training.seed), "--run-dir", str(run_dir), "--deterministic"]
+        + _training_words(data, training, model_config, embedded_size))
 
 
-def compare_command(runs_dir, regime, variant, seeds, split, data, epochs, batch_size,
-                    learning_rate, overrides, embedded_size="small",
-                    selection=DEFAULT_SELECTION, protocol=None):
+def compare_command(runs_dir, regime, model, seeds, split, data, training, model_config=None,
+                    embedded_size="small"):
     """The `keras-avl compare` command line that reproduces one whole row."""
     return shlex.join(
-        ["keras-avl", "compare", "--regimes", regime, "--models", variant,
+        ["keras-avl", "compare", "--regimes", regime, "--models", model,
          "--seeds", ",".join(map(str, seeds)), "--split", split, "--runs-dir", str(runs_dir)]
-        + _training_words(data, epochs, batch_size, learning_rate, overrides, embedded_size,
-                          selection, protocol))
+        + _training_words(data, training, model_config, embedded_size))
 
 
 def markdown_table(rows, title=None):
@@ -203,12 +214,25 @@ def markdown_table(rows, title=None):
     return "\n".join(lines) + "\n"
 
 
-def _chosen_protocol(protocol, variant, regime):
-    """The name of the protocol `train(protocol=protocol)` chooses for a row
-    (None: the common recipe or the variant's default, picked again by
-    `train`)."""
-    recipe, chosen = resolve_protocol(protocol, variant, regime)
+def _chosen_protocol(protocol, model, regime):
+    """The name of the protocol `train` chooses by name for a row (None: the
+    common recipe or the model's default, picked again by `train`)."""
+    recipe, chosen = resolve_protocol(protocol, model, regime)
     return recipe.name if chosen else None
+
+
+def _run_training(training, model, regime, seed):
+    """The `TrainingConfig` asked for one run of a row: the table's, with the
+    run's seed, deterministic ops, the selection where it applies and, where
+    a protocol is chosen by name, the batch size and rate left to it (the
+    table's common values must not contradict a resume)."""
+    chosen = _chosen_protocol(training.protocol, model, regime)
+    run_training = training.replace(
+        seed=seed, deterministic=True,
+        selection=training.selection if regime == "unsupervised" else DEFAULT_SELECTION)
+    if chosen is not None:
+        run_training = run_training.replace(batch_size=None, learning_rate=None)
+    return run_training, chosen
 
 
 def _metrics(run_dir):
@@ -228,13 +252,14 @@ def _differences(recorded, planned, prefix=""):
     return lines
 
 
-def check_recorded_run(run_dir, given, overrides):
+def check_recorded_run(run_dir, arguments):
     """Before `compare` reuses or continues `run_dir`: its `config.json` must
-    record the run this table would start (`train.plan_run`); a clear
-    ValueError names the run and every setting that differs otherwise."""
+    record the run this table would start (`train.plan_run` of `arguments`,
+    `train`'s); a clear ValueError names the run and every setting that
+    differs otherwise."""
     # Both as config.json records them (lists where the configs hold tuples).
     recorded, planned = (json.loads(json.dumps(run.to_dict()))
-                         for run in (load_run(run_dir), plan_run(run_dir, given, overrides)[0]))
+                         for run in (load_run(run_dir), plan_run(run_dir, **arguments)[0]))
     differences = _differences(recorded, planned)
     if differences:
         raise ValueError(
@@ -256,10 +281,11 @@ def _write_table(output, rows, title):
         copy.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
-def train_and_evaluate(run_dir, given, overrides, resume, verbose, split):
-    """One run of a `compare` row: `train` (or continue) it, then evaluate it
-    on `split`. Returns the evaluation and the run's training settings."""
-    run = train(run_dir, **given, resume=resume, verbose=verbose, **overrides)
+def train_and_evaluate(run_dir, arguments, resume, verbose, split):
+    """One run of a `compare` row: `train` (or continue) it with `arguments`,
+    then evaluate it on `split`. Returns the evaluation and the run's
+    `TrainingConfig`."""
+    run = train(run_dir, **arguments, resume=resume, verbose=verbose)
     return evaluate(run, split), run.training
 
 
@@ -283,35 +309,51 @@ class _Progress:
                   flush=True)
 
 
-def compare(
-    runs_dir,
-    models=("paper",),
-    regimes=("supervised",),
-    data=None,
-    epochs=None,
-    batch_size=64,
-    learning_rate=1e-3,
-    seed=0,
-    split="test",
-    resume=False,
-    output=None,
-    title=None,
-    verbose=1,
-    embedded_size="small",
-    seeds=None,
-    selection=DEFAULT_SELECTION,
-    protocol=None,
-    isolate_runs=True,
-    **model_overrides,
-):
+def _train_run(run_dir, arguments, resume, verbose, split, isolate_runs):
+    """Trains (or continues, or reuses) one run of a row and evaluates it:
+    `(evaluation, TrainingConfig, trained)`."""
+    # A folder without config.json was killed before its first write.
+    recorded = resume and (run_dir / CONFIG_FILE).exists()
+    finished = recorded and _metrics(run_dir).get("completed", False)
+    if recorded:
+        check_recorded_run(run_dir, arguments)
+    work = (run_dir, arguments, recorded, verbose, split)
+    result, training = (call_in_fresh_process(train_and_evaluate, *work)
+                        if isolate_runs else train_and_evaluate(*work))
+    return result, training, not finished
+
+
+def _row(runs_dir, arguments, seeds, split, per_seed, training):
+    """A row of the table from its runs (`training`: one run's recorded
+    `TrainingConfig`), with the command that reproduces it."""
+    regime, model, asked = arguments["regime"], arguments["model"], arguments["training"]
+    selection = asked.selection if regime == "unsupervised" else DEFAULT_SELECTION
+    return {
+        "regime": regime,
+        "variant": model,
+        "split": split,
+        "seeds": seeds,
+        "epochs": training.epochs,
+        **{key: summarize(r[key] for r in per_seed) for key in METRICS + CHANCES},
+        "localization_note": per_seed[0]["localization_note"],
+        "per_seed": per_seed,
+        "command": compare_command(
+            runs_dir, regime, model, seeds, split, arguments["data"],
+            asked.replace(selection=selection), arguments["model_config"],
+            arguments["embedded_size"]),
+    }
+
+
+def compare(runs_dir, models=("paper",), regimes=("supervised",), data=None, training=None,
+            seeds=None, split="test", resume=False, output=None, title=None, verbose=1,
+            embedded_size="small", isolate_runs=True, model_config=None, **training_fields):
     """Trains every (regime, model) pair with every seed into
     `runs_dir/<regime>-<model>/seed<k>` and evaluates it on `split`.
 
     Pairs that a regime cannot build (the unsupervised regime needs the paper's
     two-stream architecture with SWAB; AVSDN, PSP and CMBS have no unsupervised
     model) are skipped. With `resume`, finished runs are reused and interrupted
-    ones continued. Runs are deterministic per seed
-    (`train(..., deterministic=True)`).
+    ones continued. Runs are deterministic per seed (`deterministic=True`).
 
     Args:
         runs_dir: the folder of the run folders.
@@ -319,14 +361,15 @@ def compare(
             models`).
         regimes: regimes (`keras_avl.models.REGIMES`).
         data: the dataset folder; None: the embedded default.
-        epochs, batch_size, learning_rate, **model_overrides: as `train`
-            (`epochs` None: the protocol's, else `DEFAULT_EPOCHS`).
-        protocol: as `train`, for every row: None (the common keras-avl
-            recipe; `avatt` with its protocol's loss and schedule), `"own"`
-            (each model's own recipe where it has one: `ave-eccv18-<regime>`
-            for avatt, `psp-cvpr21-<regime>`, `cmbs-cvpr22-<regime>`) or a
-            protocol name.
-        seed: the seed when `seeds` is None (one run per row).
+        training: the `TrainingConfig` of every run, as `train` takes it
+            (`epochs` None: the protocol's, else `DEFAULT_EPOCHS`); its
+            `seed` when `seeds` is None, its `selection` for the
+            unsupervised regime only. Its `protocol`, for every row: None
+            (the common keras-avl recipe; `avatt` with its protocol's loss
+            and schedule), `"own"` (each model's own recipe where it has
+            one: `ave-eccv18-<regime>` for avatt, `psp-cvpr21-<regime>`,
+            `cmbs-cvpr22-<regime>`) or a protocol name.
+        seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
         split: the split reported.
         resume: reuse finished run folders and continue interrupted ones
             instead of failing; each is first checked against this table's
@@ -336,14 +379,13 @@ def compare(
         verbose: `fit` verbosity; nonzero also prints the progress (runs
             done / total, time per run, ETA).
         embedded_size: the embedded default's size when `data` is None.
-        seeds: a count N (seeds 0..N-1) or a list of distinct seeds.
-        selection: the unsupervised regime's epoch selection (as `train`); the
-            other regimes are trained with their default.
         isolate_runs: train and evaluate each run in a fresh Python process
             (`keras_avl.fresh_process`), so that the process's memory stays
             flat over any number of runs and each run starts as its recorded
             `train_command` run alone; False: all in this process (faster to
             start; TensorFlow then keeps each run's traced graphs).
+        model_config: config fields of every model, as `train`'s.
+        **training_fields: `TrainingConfig` fields applied over `training`.
 
     Returns:
         A list of row dicts: regime, variant, seeds, epochs, a summary
@@ -357,84 +399,61 @@ def compare(
     >>> import os, tempfile
     >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
     >>> rows = compare(tempfile.mkdtemp(), models=["audio"], epochs=1, verbose=0,
-    ...                embedded_size="tiny", seeds=2, hidden=8, swab_units=8)
+    ...                embedded_size="tiny", seeds=2,
+    ...                model_config=dict(hidden=8, swab_units=8))
     >>> [(row["regime"], row["variant"], row["seeds"]) for row in rows]
     [('supervised', 'audio', [0, 1])]
     >>> rows[0]["segment_accuracy"]["n"], rows[0]["ciou"]["mean"]
     (2, None)
     """
-    seeds = resolve_seeds(seeds, seed)
+    training = requested_training(training, training_fields)
+    embedded_size = embedded_size or "small"
+    seeds = resolve_seeds(seeds, training.seed)
     runs_dir = Path(runs_dir)
     for regime in regimes:
         check_choice("regime", regime, REGIMES)
     for model in models:
         check_choice("model", model, model_names())
-    settings = dict(data=data, epochs=epochs, batch_size=batch_size,
-                    learning_rate=learning_rate, overrides=model_overrides,
-                    embedded_size=embedded_size, protocol=protocol)
-    selections = {regime: selection if regime == "unsupervised" else DEFAULT_SELECTION
-                  for regime in regimes}
     rows = []
     progress = _Progress(len(regimes) * len(models) * len(seeds), verbose)
     for regime in regimes:
-        for variant in models:
+        for model in models:
+            arguments = dict(regime=regime, model=model, data=data, training=training,
+                             model_config=model_config or {}, embedded_size=embedded_size)
             per_seed = []
-            for run_seed in seeds:
-                run_dir = runs_dir / f"{regime}-{variant}" / f"seed{run_seed}"
-                # A folder without config.json was killed before its first write.
-                recorded = resume and (run_dir / CONFIG_FILE).exists()
-                finished = recorded and _metrics(run_dir).get("completed", False)
+            for seed in seeds:
+                run_dir = runs_dir / f"{regime}-{model}" / f"seed{seed}"
                 started = time.monotonic()
                 try:
-                    # A chosen protocol sets the batch and rate (as `train` does for
-                    # a new run): the table's common values must not contradict a
-                    # resume.
-                    chosen = _chosen_protocol(protocol, variant, regime)
-                    given = dict(regime=regime, variant=variant, data=data, epochs=epochs,
-                                 batch_size=batch_size if chosen is None else None,
-                                 learning_rate=learning_rate if chosen is None else None,
-                                 seed=run_seed, embedded_size=embedded_size,
-                                 deterministic=True, selection=selections[regime],
-                                 protocol=protocol)
-                    if recorded:
-                        check_recorded_run(run_dir, given, model_overrides)
-                    work = (run_dir, given, model_overrides, recorded, verbose, split)
-                    result, training = (call_in_fresh_process(train_and_evaluate, *work)
-                                        if isolate_runs else train_and_evaluate(*work))
+                    run_training, chosen = _run_training(training, model, regime, seed)
+                    result, recorded, trained = _train_run(
+                        run_dir, {**arguments, "training": run_training}, resume, verbose,
+                        split, isolate_runs)
                 except ValueError as error:
                     if regime == "unsupervised" and not run_dir.exists():
-                        print(f"Skipped {regime}/{variant}: {error}")
+                        print(f"Skipped {regime}/{model}: {error}")
                         progress.total -= len(seeds)
                         break
                     raise
-                progress.report(f"{regime}-{variant} seed {run_seed}",
-                                time.monotonic() - started, not finished)
+                progress.report(f"{regime}-{model} seed {seed}",
+                                time.monotonic() - started, trained)
                 per_seed.append({
-                    "seed": run_seed,
+                    "seed": seed,
                     "run_dir": str(run_dir),
                     "best_epoch": _metrics(run_dir).get("best_epoch"),
                     **{key: result[key] for key in _PER_RUN},
                     "train_command": train_command(
-                        run_dir, regime, variant, data, epochs, batch_size,
-                        learning_rate, run_seed, model_overrides, embedded_size,
-                        selections[regime], chosen, training["jit_compile"]),
+                        run_dir, regime, model, data,
+                        run_training.replace(
+                            protocol=chosen, jit_compile=recorded.jit_compile,
+                            batch_size=training.batch_size,
+                            learning_rate=training.learning_rate),
+                        model_config, embedded_size),
                     "evaluate_command": shlex.join(
                         ["keras-avl", "evaluate", str(run_dir), "--split", split]),
                 })
-            if not per_seed:
-                continue
-            rows.append({
-                "regime": regime,
-                "variant": variant,
-                "split": split,
-                "seeds": seeds,
-                "epochs": training["epochs"],
-                **{key: summarize(r[key] for r in per_seed) for key in METRICS + CHANCES},
-                "localization_note": per_seed[0]["localization_note"],
-                "per_seed": per_seed,
-                "command": compare_command(runs_dir, regime, variant, seeds, split,
-                                           **settings, selection=selections[regime]),
-            })
+            if per_seed:
+                rows.append(_row(runs_dir, arguments, seeds, split, per_seed, recorded))
     if output is not None:
         _write_table(output, rows, title)
     return rows

@@ -125,8 +125,8 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True,
     >>> from keras_avl.training import train
     >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
     >>> run = train(tempfile.mkdtemp() + "/run", "supervised", epochs=1, verbose=0,
-    ...             embedded_size="tiny", hidden=8, embed_dim=8, mfb_output_dim=8,
-    ...             swab_units=8)
+    ...             embedded_size="tiny", model_config=dict(
+    ...                 hidden=8, embed_dim=8, mfb_output_dim=8, swab_units=8))
     >>> result = evaluate(run)
     >>> import numpy as np
     >>> confusion = np.array(result["confusion_matrix"])
@@ -142,7 +142,7 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True,
     batch_size = check_positive_int("batch_size", batch_size)
     if data is None:
         data = run.data
-        data, _ = resolve_data(data, run.training.get("embedded_size", "small"))
+        data, _ = resolve_data(data, run.embedded_size or "small")
     else:
         data, _ = resolve_data(data)
     model = inference_model(run.load_model())
@@ -156,7 +156,7 @@ def evaluate(run, split="test", data=None, batch_size=64, record=True,
     true_classes = data.segment_labels[order].argmax(-1)
     valid = data.segment_mask[order] != 0
     result = {"split": split, "regime": run.regime, "variant": run.variant,
-              "seed": run.training.get("seed")}
+              "seed": run.training.seed}
     if "segment_probabilities" in outputs:
         predicted = outputs["segment_probabilities"].argmax(-1)
         confusion = confusion_matrix(true_classes, predicted, data.num_classes, valid)

@@ -29,7 +29,7 @@ from keras_avl.data import make_dataset, resolve_data
 from keras_avl.training.callbacks import DataPass
 from keras_avl.models import REGIMES, AVLConfig
 from keras_avl.precision import check_mixed_precision, precision_policy
-from keras_avl.training.train import MONITORS
+from keras_avl.training.train import MONITORS, requested_training
 from keras_avl.tuning.hypermodel import AVLHyperModel
 from keras_avl.tuning.search_space import default_search_space, validate_search_space
 from keras_avl.validation import check_choice, check_positive_int
@@ -40,6 +40,8 @@ REPORT_FILE = "report.md"
 TUNER_PROJECT = "tuner"
 TUNERS = ("random", "bayesian")
 DEFAULT_TUNE_EPOCHS = 5
+# The `TrainingConfig` fields a search applies.
+TUNE_FIELDS = ("epochs", "batch_size", "learning_rate", "seed", "mixed_precision")
 REPORTED_TRIALS = 10
 
 
@@ -143,119 +145,37 @@ def _report(regime, objective, direction, trials, completed, settings, command):
     return "\n".join(lines)
 
 
-def tune(
-    directory,
-    regime,
-    data=None,
-    max_trials=10,
-    epochs=DEFAULT_TUNE_EPOCHS,
-    batch_size=64,
-    learning_rate=1e-3,
-    seed=0,
-    search_space=None,
-    tuner="random",
-    embedded_size="small",
-    mixed_precision=False,
-    overwrite=False,
-    verbose=1,
-    **model_overrides,
-):
-    """Runs (or resumes) a hyperparameter search and writes its folder.
-
-    Args:
-        directory: the search folder (created; reused to resume).
-        regime: `"supervised"`, `"weak"` or `"unsupervised"`.
-        data: the dataset folder (AVE layout) or an `AVEData`; None: the
-            embedded default of size `embedded_size`.
-        max_trials: the total number of trials of the search.
-        epochs: training epochs per trial.
-        batch_size: videos per batch.
-        learning_rate: Adam's learning rate when it is not searched.
-        seed: seeds the tuner, the weights and the data order.
-        search_space: dict of `AVLConfig` field -> list of choices or
-            `{"min", "max"[, "step", "sampling"]}` range; default
-            `keras_avl.tuning.default_search_space(regime)` less the fields
-            fixed by `model_overrides`.
-        tuner: `"random"` (`keras_tuner.RandomSearch`) or `"bayesian"`
-            (`keras_tuner.BayesianOptimization`).
-        embedded_size: the embedded default's size when `data` is None.
-        mixed_precision: train the trials under `keras_avl.precision`'s mixed
-            policy.
-        overwrite: discard a previous search in `directory` instead of
-            resuming it.
-        verbose: keras-tuner / Keras verbosity.
-        **model_overrides: `AVLConfig` fields fixed for every trial (not
-            searched).
-
-    Returns:
-        A `TuneResult`.
-
-    Example:
-
-    >>> import os, tempfile
-    >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
-    >>> result = tune(tempfile.mkdtemp(), "supervised", max_trials=1, epochs=1,
-    ...               embedded_size="tiny", verbose=0,
-    ...               search_space={"hidden": [4, 8]}, embed_dim=8, mfb_output_dim=4,
-    ...               swab_units=4)
-    >>> result.trials_completed, result.best_config.hidden in (4, 8)
-    (1, True)
-    """
-    directory = Path(directory)
-    check_choice("regime", regime, REGIMES)
-    check_choice("tuner", tuner, TUNERS)
-    max_trials = check_positive_int("max_trials", max_trials)
+def _checked_search_space(search_space, regime, model_overrides):
+    """The search space (default: `default_search_space(regime)` less the
+    fields fixed by `model_overrides`), checked before any data is generated
+    or read."""
     if search_space is None:
-        # Fields fixed by the caller are not searched.
-        search_space = {
-            name: spec
-            for name, spec in default_search_space(regime).items()
-            if name not in model_overrides
-        }
-    else:
-        both = sorted(set(search_space) & set(model_overrides))
-        if both:
-            raise ValueError(
-                f"Hyperparameter(s) {both} are both searched and fixed; remove them "
-                "from the search space or from the fixed fields (CLI: --set)."
-            )
-        # Bad names and bounds fail before any data is generated or read.
-        validate_search_space(search_space, regime)
-    dataset, folder = resolve_data(data, embedded_size)
-    base_config = AVLConfig(
-        **dataset.model_config_kwargs(), learning_rate=learning_rate
-    ).replace(**model_overrides)
-    hypermodel = AVLHyperModel(regime, base_config, search_space)
-    settings = {
-        "regime": regime,
-        "data": None if data is None else str(Path(folder).resolve()),
-        "embedded_size": embedded_size,
-        "search_space": hypermodel.search_space,
-        "model_overrides": model_overrides,
-        "max_trials": max_trials,
-        "epochs": check_positive_int("epochs", epochs),
-        "batch_size": check_positive_int("batch_size", batch_size),
-        "learning_rate": float(learning_rate),
-        "seed": int(seed),
-        "tuner": tuner,
-        "mixed_precision": bool(mixed_precision),
-    }
-    if mixed_precision:
-        check_mixed_precision()
-    directory.mkdir(parents=True, exist_ok=True)
-    _check_settings(directory, settings, overwrite)
+        return {name: spec for name, spec in default_search_space(regime).items()
+                if name not in model_overrides}
+    both = sorted(set(search_space) & set(model_overrides))
+    if both:
+        raise ValueError(
+            f"Hyperparameter(s) {both} are both searched and fixed; remove them "
+            "from the search space or from the fixed fields (CLI: --set)."
+        )
+    validate_search_space(search_space, regime)
+    return search_space
 
+
+def _search(directory, hypermodel, dataset, regime, training, tuner, max_trials, overwrite,
+            verbose):
+    """Runs (or resumes) keras-tuner's search; returns the tuner."""
     monitor, mode = MONITORS[regime]
-    objective = keras_tuner.Objective(monitor, direction=mode)
     tuner_class = {
         "random": keras_tuner.RandomSearch,
         "bayesian": keras_tuner.BayesianOptimization,
     }[tuner]
+    seed, batch_size = training.seed, training.batch_size
     keras.utils.set_random_seed(seed)
-    with precision_policy(mixed_precision):
+    with precision_policy(training.mixed_precision):
         search = tuner_class(
             hypermodel,
-            objective=objective,
+            objective=keras_tuner.Objective(monitor, direction=mode),
             max_trials=max_trials,
             seed=seed,
             directory=str(directory),
@@ -269,11 +189,108 @@ def tune(
             make_dataset(dataset, "train", regime, batch_size, seed=seed, pass_index=data_pass),
             validation_data=make_dataset(dataset, "val", regime, batch_size, seed=seed,
                                          pass_index=lambda: 0),
-            epochs=epochs,
+            epochs=training.epochs,
             shuffle=False,  # the dataset shuffles itself, once per epoch
             verbose=verbose,
             callbacks=[data_pass],
         )
+    return search
+
+
+def _trial_training(training, training_fields):
+    """The `TrainingConfig` of every trial, with its epochs, batch size and
+    rate set (5, 64, 1e-3 where None); a clear error for a field that the
+    search does not apply."""
+    training = requested_training(training, training_fields)
+    ignored = sorted(set(training.changes()) - set(TUNE_FIELDS))
+    if ignored:
+        raise ValueError(f"`tune` trains every trial with Adam and the model's loss from "
+                         f"the fields {list(TUNE_FIELDS)} of its TrainingConfig; received "
+                         f"{ignored}, which it does not apply.")
+    if training.epochs is None:
+        training = training.replace(epochs=DEFAULT_TUNE_EPOCHS)
+    return training.with_defaults()
+
+
+def tune(directory, regime, data=None, training=None, max_trials=10, search_space=None,
+         tuner="random", embedded_size="small", overwrite=False, verbose=1,
+         model_config=None, **training_fields):
+    """Runs (or resumes) a hyperparameter search and writes its folder.
+
+    Args:
+        directory: the search folder (created; reused to resume).
+        regime: `"supervised"`, `"weak"` or `"unsupervised"`.
+        data: the dataset folder (AVE layout) or an `AVEData`; None: the
+            embedded default of size `embedded_size`.
+        training: the `keras_avl.training_config.TrainingConfig` of every
+            trial: its `epochs` per trial (default 5, `DEFAULT_TUNE_EPOCHS`),
+            `batch_size`, `learning_rate` (when it is not searched), `seed`
+            (the tuner's, the weights', the data order's) and
+            `mixed_precision` (`keras_avl.precision`'s mixed policy); the
+            other fields are refused.
+        max_trials: the total number of trials of the search.
+        search_space: dict of `AVLConfig` field -> list of choices or
+            `{"min", "max"[, "step", "sampling"]}` range; default
+            `keras_avl.tuning.default_search_space(regime)` less the fields
+            fixed by `model_config`.
+        tuner: `"random"` (`keras_tuner.RandomSearch`) or `"bayesian"`
+            (`keras_tuner.BayesianOptimization`).
+        embedded_size: the embedded default's size when `data` is None.
+        overwrite: discard a previous search in `directory` instead of
+            resuming it.
+        verbose: keras-tuner / Keras verbosity.
+        model_config: `AVLConfig` fields fixed for every trial (not
+            searched).
+        **training_fields: `TrainingConfig` fields applied over `training`.
+
+    Returns:
+        A `TuneResult`.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> os.environ["KERAS_AVL_HOME"] = tempfile.mkdtemp()
+    >>> result = tune(tempfile.mkdtemp(), "supervised", max_trials=1, epochs=1,
+    ...               embedded_size="tiny", verbose=0, search_space={"hidden": [4, 8]},
+    ...               model_config=dict(embed_dim=8, mfb_output_dim=4, swab_units=4))
+    >>> result.trials_completed, result.best_config.hidden in (4, 8)
+    (1, True)
+    """
+    training = _trial_training(training, training_fields)
+    model_overrides = dict(model_config or {})
+    embedded_size = embedded_size or "small"
+    directory = Path(directory)
+    check_choice("regime", regime, REGIMES)
+    check_choice("tuner", tuner, TUNERS)
+    max_trials = check_positive_int("max_trials", max_trials)
+    search_space = _checked_search_space(search_space, regime, model_overrides)
+    dataset, folder = resolve_data(data, embedded_size)
+    base_config = AVLConfig(
+        **dataset.model_config_kwargs(), learning_rate=training.learning_rate
+    ).replace(**model_overrides)
+    hypermodel = AVLHyperModel(regime, base_config, search_space)
+    settings = {
+        "regime": regime,
+        "data": None if data is None else str(Path(folder).resolve()),
+        "embedded_size": embedded_size,
+        "search_space": hypermodel.search_space,
+        "model_overrides": model_overrides,
+        "max_trials": max_trials,
+        "epochs": training.epochs,
+        "batch_size": training.batch_size,
+        "learning_rate": training.learning_rate,
+        "seed": training.seed,
+        "tuner": tuner,
+        "mixed_precision": training.mixed_precision,
+    }
+    if training.mixed_precision:
+        check_mixed_precision()
+    directory.mkdir(parents=True, exist_ok=True)
+    _check_settings(directory, settings, overwrite)
+
+    monitor, mode = MONITORS[regime]
+    search = _search(directory, hypermodel, dataset, regime, training, tuner, max_trials,
+                     overwrite, verbose)
     best_trials = [
         trial
         for trial in search.oracle.get_best_trials(len(search.oracle.trials))

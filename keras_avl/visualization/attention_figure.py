@@ -76,7 +76,7 @@ def save_attention_figure(path, runs, videos=3, split="test", data=None, labels=
         raise ValueError("`runs` is empty; give at least one run folder.")
     videos = check_positive_int("videos", videos)
     if data is None:
-        data, _ = resolve_data(runs[0].data, runs[0].training.get("embedded_size", "small"))
+        data, _ = resolve_data(runs[0].data, runs[0].embedded_size or "small")
     else:
         data, _ = resolve_data(data)
     if data.regions is None:

@@ -1,0 +1,66 @@
+"""The redesign trains every model exactly as before: the metrics history of
+every model name x regime (and of the `own` recipes of avatt, psp and cmbs),
+2 epochs, batch 8, seed 0, on the tiny generated dataset, equals to the last
+bit the one recorded with the code before the registry of presets and
+`TrainingConfig`
+(`tests/data/preset_histories.json`, keys `name/regime[/protocol]`); where
+that code raised, the same exception type is raised."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from keras_avl.models import get
+from keras_avl.training import train
+from tests.ave_fixtures import tiny_root  # noqa: F401
+
+RECORDED = Path(__file__).resolve().parent / "data" / "preset_histories.json"
+# One run per method and regime, and one `own` recipe, in the default tier.
+QUICK_NAMES = ("paper", "avatt", "avsdn", "psp", "cmbs", "ezvsl", "cace")
+QUICK_PROTOCOL = "avatt/supervised/own"
+
+
+def _entries():
+    if not RECORDED.is_file():
+        return {}
+    data = json.loads(RECORDED.read_text(encoding="utf-8"))
+    data = data.get("runs", data)
+    return {key: entry for key, entry in data.items()
+            if isinstance(entry, dict) and ("history" in entry or "error" in entry)}
+
+
+ENTRIES = _entries()
+
+
+def _params():
+    for key in sorted(ENTRIES):
+        name, regime, *protocol = key.split("/")
+        quick = key == QUICK_PROTOCOL or (not protocol and name in QUICK_NAMES)
+        yield pytest.param(key, id=key, marks=() if quick else pytest.mark.slow)
+
+
+def _history(run_dir):
+    return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))["history"]
+
+
+@pytest.mark.skipif(not ENTRIES, reason=f"{RECORDED} not recorded")
+@pytest.mark.parametrize("key", list(_params()))
+def test_history_equals_the_one_before_the_redesign(key, tiny_root, tmp_path):
+    name, regime, *protocol = key.split("/")
+    entry = ENTRIES[key]
+    # The one config of every model took the paper's sizes too; a method's own
+    # config has only the fields its model reads.
+    known = {field.name for field in dataclasses.fields(get(name).config_class)}
+    arguments = dict(model=name, data=tiny_root, epochs=2, batch_size=8, seed=0, verbose=0,
+                     protocol=protocol[0] if protocol else None,
+                     model_config={key: value for key, value in entry["model_config"].items()
+                                   if key in known})
+    if "error" in entry:
+        with pytest.raises(Exception) as raised:
+            train(tmp_path / "run", regime, **arguments)
+        assert type(raised.value).__name__ == entry["error"], raised.value
+        return
+    train(tmp_path / "run", regime, **arguments)
+    assert _history(tmp_path / "run") == entry["history"]  # exact floats
