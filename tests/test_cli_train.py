@@ -72,8 +72,7 @@ def test_compare_writes_a_results_table(tiny_root, tmp_path, capsys):
     output = tmp_path / "results" / "table.md"
     code = main(["compare", "--models", "audio", "--regimes", "weak,unsupervised",
                  "--data", str(tiny_root), "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
-                 "--output", str(output), "--verbose", "0",
-                 *[word for key, value in TINY_AVATT.items() for word in ("--set", f"{key}={value}")]])
+                 "--output", str(output), "--verbose", "0", *SETS])
     assert code == 0
     table = output.read_text()
     # The unsupervised regime cannot build the audio-only variant: skipped, said so.

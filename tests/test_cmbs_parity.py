@@ -375,7 +375,8 @@ def test_cmbs_trains_under_the_float64_policy_of_its_protocols(rng, build):
     from keras_avl.precision import precision_policy
     from keras_avl.protocols import PROTOCOLS
 
-    assert {name: p.dtype_policy for name, p in PROTOCOLS.items() if p.dtype_policy} == {
+    assert {name: p.training.dtype_policy for name, p in PROTOCOLS.items()
+            if p.training.dtype_policy} == {
         "cmbs-cvpr22-supervised": "float64", "cmbs-cvpr22-weak": "float64",
         "cace-mm24-supervised": "float64"}
     config = TINY if build is build_cmbs_supervised else WEAK

@@ -55,8 +55,8 @@ def test_an_old_run_folder_loads_evaluates_and_resumes(home, tmp_path, name):
     assert result["ciou"] == pytest.approx(ciou, rel=1e-5)
     # --resume's settings check accepts the recorded settings (and the
     # recorded recipe, for avatt), and a finished run is returned as it is.
-    given = dict(regime=run.regime, variant=run.variant, batch_size=8, seed=0, epochs=1,
-                 embedded_size="tiny", protocol=(run.training.get("protocol") or {}).get("name"))
+    given = dict(regime=run.regime, model=run.variant, batch_size=8, seed=0, epochs=1,
+                 embedded_size="tiny", protocol=run.training.protocol)
     check_recorded_settings(run, {key: value for key, value in fields.items()
                                   if key != "reading"}, **given)
     resumed = train(folder, resume=True, verbose=0, **given)
