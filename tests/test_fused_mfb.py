@@ -65,7 +65,8 @@ def numpy_mfb(visual, audio, weights):
     visual_proj = visual @ w["U"] + w.get("U_bias", 0.0)
     audio_proj = audio @ w["V"] + w.get("V_bias", 0.0)
     product = visual_proj * audio_proj[:, None, :]
-    pooled = product.reshape(product.shape[:-1] + (OUTPUT_DIM, FACTOR)).sum(-1)
+    output_dim = w["W_z"].shape[0]
+    pooled = product.reshape(product.shape[:-1] + (output_dim, -1)).sum(-1)
     powered = np.sign(pooled) * np.sqrt(np.abs(pooled) + 1e-12)
     norm = np.sqrt((powered**2).sum(-1, keepdims=True))
     normalized = powered / np.maximum(norm, 1e-12)
@@ -421,3 +422,87 @@ def test_bad_input_raises_a_clear_error(change, message):
     )
     with pytest.raises(ValueError, match=message):
         fused_mfb(**change(tensors))
+
+
+def numpy_loss(visual, audio, weights, cotangents):
+    attended, attention = numpy_mfb(visual, audio, weights)
+    return float((attended * cotangents[0]).sum() + (attention * cotangents[1]).sum())
+
+
+def directional_derivatives(visual, audio, weights, cotangents, seed=7, step=1e-6):
+    """Central differences in float64 of the NumPy transcription along one
+    random direction per input (visual, audio and each weight): a check of
+    the gradients independent of both Keras paths."""
+    rng = np.random.default_rng(seed)
+    point = dict(weights, visual=visual.astype("float64"), audio=audio.astype("float64"))
+    directions, derivatives = {}, {}
+    for name, value in point.items():
+        direction = rng.standard_normal(value.shape)
+        directions[name] = direction
+        losses = []
+        for sign in (1.0, -1.0):
+            moved = dict(point, **{name: value + sign * step * direction})
+            inputs = {k: v for k, v in moved.items() if k not in ("visual", "audio")}
+            losses.append(numpy_loss(moved["visual"], moved["audio"], inputs, cotangents))
+        derivatives[name] = (losses[0] - losses[1]) / (2 * step)
+    return directions, derivatives
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_gradients_match_finite_differences_of_the_numpy_transcription(use_bias):
+    visual, audio = random_inputs()
+    reference, fused_layer = layer_pair(use_bias)
+    weights = named_weights(reference)
+    cotangents = cotangents_for(visual)
+    directions, expected = directional_derivatives(visual, audio, weights, cotangents)
+    for layer in (fused_layer, reference):
+        _, grads = outputs_and_gradients(layer_call(layer), weights, visual, audio, cotangents)
+        for name, direction in directions.items():
+            if name == "b_z":
+                continue  # 0 up to rounding: test_gradients_match_reference
+            got = float((grads[name].astype("float64") * direction).sum())
+            scale = float(np.abs(grads[name]).sum() * np.abs(direction).max())
+            assert abs(got - expected[name]) <= 1e-5 * max(scale, 1e-30), (layer.fused, name, got, expected[name])
+
+
+def test_ave_size_matches_the_numpy_transcription_as_closely_as_the_reference():
+    """At AVE's dimensions (49 regions, d_v 512, d_a 128, factor 5, output
+    256; 4 segments so that 2 tiles of 2 run), the fused path's outputs and
+    gradients are as close to the float64 NumPy transcription as the float32
+    reference path's are. The signed square root makes gradients
+    ill-conditioned where a pooled value is near 0, so both paths' float32
+    errors are measured, not one fixed tolerance."""
+    rng = np.random.default_rng(8)
+    segments, regions, visual_dim, audio_dim, factor, output_dim = 4, 49, 512, 128, 5, 256
+    visual = rng.random((segments, regions, visual_dim), dtype="float32")
+    audio = rng.random((segments, audio_dim), dtype="float32")
+    weights = None
+    layers = []
+    for fused in (False, True):
+        layer = MFBPooling(factor, output_dim, fused=fused)
+        layer.build([visual.shape, audio.shape])
+        weights = weights or layer.get_weights()
+        layer.set_weights(weights)
+        layers.append(layer)
+    named = named_weights(layers[0])
+    cotangents = (
+        rng.standard_normal((segments, visual_dim)).astype("float32"),
+        rng.standard_normal((segments, regions)).astype("float32"),
+    )
+    expected_outputs = numpy_mfb(visual, audio, named)
+    directions, expected = directional_derivatives(visual, audio, named, cotangents)
+    calls = {"reference": layer_call(layers[0]), "fused": op_call(2)}
+    errors = {}
+    for path, call in calls.items():
+        outputs, grads = outputs_and_gradients(call, named, visual, audio, cotangents)
+        errors[path] = [
+            float(np.abs(output - want).max() / np.abs(want).max())
+            for output, want in zip(outputs, expected_outputs)
+        ] + [
+            abs(float((grads[name].astype("float64") * direction).sum()) - expected[name])
+            / max(abs(expected[name]), 1e-30)
+            for name, direction in directions.items()
+            if name != "b_z"  # zero up to rounding: its own test above
+        ]
+    for got, reference_error in zip(errors["fused"], errors["reference"]):
+        assert got <= max(4 * reference_error, 1e-4), errors
