@@ -29,6 +29,7 @@ Usage:
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -117,7 +118,9 @@ def extract(videos, annotations, out, precision, frames_per_segment, seed):
                              split=(0.6, 0.2, 0.2), seed=seed, progress=False)
     if report.skipped or not report.assembled:
         raise RuntimeError(f"extraction in {precision} left out {report.skipped}")
-    return time.perf_counter() - start
+    # A `--work` folder of an earlier call resumes: its videos are not extracted again.
+    return {"seconds": time.perf_counter() - start, "videos_extracted": len(report.extracted),
+            "videos_reused": len(report.resumed)}
 
 
 def predictions(run, data_folder):
@@ -167,6 +170,8 @@ def main(argv=None):
     parser.add_argument("--classes", type=int, default=4, choices=range(2, len(CLASS_NAMES) + 1))
     parser.add_argument("--frames-per-segment", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--variant", default="paper")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", help="folder for clips, features and the run (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -184,12 +189,13 @@ def main(argv=None):
         folders[precision] = work / f"features_{precision}"
         seconds[precision] = extract(videos, annotations, folders[precision], precision,
                                      args.frames_per_segment, args.seed)
-        print(f"extracted in {precision}: {seconds[precision]:.1f} s", flush=True)
+        print(f"extraction in {precision}: {seconds[precision]}", flush=True)
     from keras_avl.training import train
 
     overrides = dict(hidden=32, embed_dim=64, mfb_output_dim=32, swab_units=32)
-    run = train(work / "run", "supervised", data=str(folders["float32"]), epochs=args.epochs,
-                batch_size=8, seed=args.seed, verbose=0, **overrides)
+    run_dir = work / f"run_{args.variant}_lr{args.learning_rate:g}_epochs{args.epochs}"
+    run = train(run_dir, "supervised", args.variant, data=str(folders["float32"]), epochs=args.epochs,
+                batch_size=8, learning_rate=args.learning_rate, seed=args.seed, verbose=0, **overrides)
     found = {precision: predictions(run, folder) for precision, folder in folders.items()}
     results = {}
     for split in ("test", "all"):
@@ -197,6 +203,8 @@ def main(argv=None):
         assert np.array_equal(truth, truth_bf16)
         results[split] = {
             "segments": int(truth.size),
+            "majority_class_share": float(np.bincount(truth).max() / truth.size),
+            "predicted_classes_float32_features": np.bincount(fp32, minlength=args.classes + 1).tolist(),
             "accuracy_float32_features": float((fp32 == truth).mean()),
             "accuracy_bfloat16_features": float((bf16 == truth).mean()),
             "prediction_agreement": float((fp32 == bf16).mean()),
@@ -209,9 +217,11 @@ def main(argv=None):
         classes=args.classes,
         frames_per_segment=args.frames_per_segment,
         backbone_weights="random (seeded), the same for both precisions",
-        training=dict(regime="supervised", variant="paper", epochs=args.epochs, batch_size=8,
+        training=dict(regime="supervised", variant=args.variant, epochs=args.epochs, batch_size=8,
+                      learning_rate=args.learning_rate,
+                      best_epoch=json.loads((run_dir / "metrics.json").read_text())["best_epoch"],
                       split=[0.6, 0.2, 0.2], seed=args.seed, **overrides),
-        extraction_seconds=seconds,
+        extraction=seconds,
         feature_drift_bf16_vs_float32=feature_drift(folders["float32"], folders["bfloat16"]),
         results=results,
     )
