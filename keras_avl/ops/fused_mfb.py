@@ -11,9 +11,9 @@ so a segment costs O(d_v q p + S d_v p) multiply-adds instead of O(S d_v q p),
 and no (S, q*p) tensor is ever formed: at AVE size (640 segments, S = 49,
 d_v = 512, d_a = 128, q = 5, p = 256) forward + backward with the gradients
 of the inputs is 28.8 GFLOP against the reference's 124.1
-(`benchmarks/bench_mfb.py`, `path_flops`). U~ is stored as (p, d_v) per
-segment, d_v innermost. U~ is per segment (N x d_v x p in all,
-more than the reference's N x S x q*p product when d_v > S q), so the segments
+(`benchmarks/bench_mfb.py`, `path_flops`). U~ is per segment, stored as
+(p, d_v) with d_v innermost (N x p x d_v in all, more than the reference's
+N x S x q*p product when d_v > S q), so the segments
 go through in tiles, and a custom gradient recomputes U~ tile by tile in the
 backward pass instead of keeping it. Power and L2 normalisation (eq. 4), the
 region softmax (eq. 5) and the attended sum (eq. 6) use the same float32
