@@ -195,7 +195,8 @@ def main(argv=None):
     overrides = dict(hidden=32, embed_dim=64, mfb_output_dim=32, swab_units=32)
     run_dir = work / f"run_{args.variant}_lr{args.learning_rate:g}_epochs{args.epochs}"
     run = train(run_dir, "supervised", args.variant, data=str(folders["float32"]), epochs=args.epochs,
-                batch_size=8, learning_rate=args.learning_rate, seed=args.seed, verbose=0, **overrides)
+                batch_size=8, learning_rate=args.learning_rate, seed=args.seed, verbose=0,
+                model_config=overrides)
     found = {precision: predictions(run, folder) for precision, folder in folders.items()}
     results = {}
     for split in ("test", "all"):
