@@ -3,12 +3,18 @@ the reference `MFBPooling(fused=False)` against `MFBPooling(fused=True)`
 (`keras_avl.ops.fused_mfb`), at AVE size and over a sweep of output_dim and
 batch.
 
-Each measurement is one XLA-compiled step (`tf.function(jit_compile=True)` or
-`jax.jit`) computing attended and attention for B*T segments and the gradients
-of a fixed random linear loss w.r.t. the visual and audio inputs and every
-weight, as a training step would. Times are the median of `--repeats` calls
-after a warm-up (compiling) call; both variants of a point run back to back in
-one process so their ratio is measured under the same load.
+Each measurement is one compiled step computing attended and attention for
+B*T segments and the gradients of a fixed random linear loss w.r.t. the visual
+and audio inputs and every weight, as a training step would: `jax.jit` on JAX;
+on TensorFlow both `tf.function(jit_compile=True)` (XLA, where the fused op
+joins the step's program) and a plain `tf.function` (TensorFlow's own oneDNN
+kernels for the reference; the fused op is then an XLA program of its own), as
+`keras-avl train --jit-compile on|off` runs them. Times are the median of
+`--repeats` calls after a warm-up (compiling) call; the variants of a point and
+an n x n x n float32 matrix product (the matmul peak) run in turn, round by
+round, in one process, so that their ratios are measured under the same load.
+Achieved GFLOP/s counts the multiply-adds of each path's products
+(`path_flops`); the elementwise rest is not counted.
 
 Peak memory: on JAX, the compiled step's XLA memory analysis (temporary
 buffers + outputs, in bytes, exact for the program). On both backends, the
@@ -161,8 +167,41 @@ def time_interleaved(steps, repeats):
     return results
 
 
-def mfb_step(layer, visual, audio, cotangents):
-    """(compiled step, its argument tuple, XLA memory analysis or None)."""
+def path_flops(point, fused):
+    """Floating-point operations (2 per multiply-add) of the products of one
+    forward+backward step, gradients w.r.t. the inputs included.
+
+    Both paths: F_a V and its two gradients (3 N d_a q p), the attention logits
+    and the attended sum with their gradients (3 N S p + 3 N S d_v). The
+    reference: F_v U and its two gradients (3 N S d_v q p). The fused kernel:
+    z~ = F_v U~, dF_v and dU~ (3 N S d_v p), and U~ formed twice (forward and
+    recomputed), dF_aV and dU (4 N d_v p q)."""
+    n = point["batch"] * point["segments"]
+    s, d, a = point["regions"], point["visual_dim"], point["audio_dim"]
+    q, p = point["factor"], point["output_dim"]
+    common = 3 * n * a * q * p + 3 * n * s * p + 3 * n * s * d
+    specific = 3 * n * s * d * p + 4 * n * d * p * q if fused else 3 * n * s * d * q * p
+    return 2 * (common + specific)
+
+
+def peak_step(n=2048, seed=0):
+    """The n x n x n float32 matrix product that measures the matmul peak, as
+    `(function, args, flops)`."""
+    import keras
+
+    x = np.random.default_rng(seed).random((n, n), dtype="float32")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(lambda a: a @ a), (x,), 2 * n**3
+    import tensorflow as tf
+
+    return tf.function(lambda a: tf.matmul(a, a)), (tf.constant(x),), 2 * n**3
+
+
+def mfb_step(layer, visual, audio, cotangents, jit_compile=True):
+    """(compiled step, its argument tuple, XLA memory analysis or None).
+    `jit_compile` (TensorFlow only): XLA or a plain `tf.function`."""
     import keras
 
     attended_cotangent, attention_cotangent = cotangents
@@ -186,10 +225,10 @@ def mfb_step(layer, visual, audio, cotangents):
 
     from keras_avl.ops import xla_program
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=jit_compile)
     def step(visual, audio):
-        # Declared, so that the fused op joins this XLA program.
-        with xla_program(), tf.GradientTape() as tape:
+        # Declared, so that the fused op joins an XLA program of the step.
+        with xla_program(jit_compile), tf.GradientTape() as tape:
             tape.watch([visual, audio])
             attended, attention = layer([visual, audio])
             loss = tf.reduce_sum(attended * attended_cotangent) + tf.reduce_sum(
@@ -200,8 +239,21 @@ def mfb_step(layer, visual, audio, cotangents):
     return step, (tf.constant(visual), tf.constant(audio)), None
 
 
+def variants():
+    """(name, fused, jit_compile) of the steps measured on this backend."""
+    import keras
+
+    names = [("reference", False, True), ("fused", True, True)]
+    if keras.backend.backend() == "tensorflow":
+        names += [("reference, no XLA", False, False), ("fused, no XLA step", True, False)]
+    return names
+
+
 def measure_point(point, repeats, seed=0):
-    """Reference and fused fwd+bwd at one size; returns the JSON record."""
+    """Reference and fused fwd+bwd at one size, and the matmul peak between
+    them; returns the JSON record."""
+    import keras
+
     from keras_avl.layers import MFBPooling
 
     segments = point["batch"] * point["segments"]
@@ -215,38 +267,72 @@ def measure_point(point, repeats, seed=0):
     )
     record = {"point": dict(point), "segments_per_step": segments}
     steps, memory, weights = {}, {}, None
-    for variant in ("reference", "fused"):
-        layer = MFBPooling(
-            factor=point["factor"], output_dim=point["output_dim"], fused=variant == "fused"
-        )
+    flops = {}
+    for variant, fused, jit_compile in variants():
+        layer = MFBPooling(factor=point["factor"], output_dim=point["output_dim"], fused=fused)
         layer.build([visual.shape, audio.shape])
         weights = layer.get_weights() if weights is None else weights
         layer.set_weights(weights)
-        step, args, memory[variant] = mfb_step(layer, visual, audio, cotangents)
+        step, args, memory[variant] = mfb_step(layer, visual, audio, cotangents, jit_compile)
         steps[variant] = (step, args)
+        flops[variant] = path_flops(point, fused)
+    peak, peak_args, flops["matmul peak"] = peak_step()
+    steps["matmul peak"] = (peak, peak_args)
+    memory["matmul peak"] = None
     for variant, result in time_interleaved(steps, repeats).items():
         median = statistics.median(result["seconds"])
         record[variant] = dict(
             result,
             median_seconds=median,
-            segments_per_second=segments / median,
+            flops=flops[variant],
+            achieved_gflops=flops[variant] / median / 1e9,
             **(memory[variant] or {}),
         )
+        if variant == "matmul peak":
+            print(f"matmul peak (2048^3 float32): {flops[variant] / median / 1e9:.1f} GFLOP/s", flush=True)
+            continue
+        record[variant]["segments_per_second"] = segments / median
         resident = result["resident_peak_bytes"]
         print(
-            f"{variant:9s} {point}: {segments / median:10.1f} segments/s (median "
-            f"{median * 1e3:.1f} ms), resident +{(resident or 0) / 2**20:.0f} MiB"
+            f"{variant:18s} {point}: {segments / median:10.1f} segments/s (median "
+            f"{median * 1e3:.1f} ms, {flops[variant] / median / 1e9:.1f} GFLOP/s), "
+            f"resident +{(resident or 0) / 2**20:.0f} MiB"
             + (f", XLA temp {memory[variant]['xla_temp_bytes'] / 2**20:.0f} MiB" if memory[variant] else ""),
             flush=True,
         )
-    record["speedup"] = record["reference"]["median_seconds"] / record["fused"]["median_seconds"]
+    for variant in record:
+        if isinstance(record[variant], dict) and "achieved_gflops" in record[variant]:
+            record[variant]["share_of_matmul_peak"] = (
+                record[variant]["achieved_gflops"] / record["matmul peak"]["achieved_gflops"]
+            )
+    # Within one step kind (XLA or not), and fused against the faster
+    # reference of either kind: the ratio of the medians, and the median of
+    # the ratios within each round (calls seconds apart, under nearly the
+    # same load: the steadier figure on a shared machine).
+    pairs = {"speedup": ("reference", "fused")}
+    if keras.backend.backend() == "tensorflow":
+        pairs["speedup_no_xla"] = ("reference, no XLA", "fused, no XLA step")
+    for key, (reference, fused) in pairs.items():
+        record[key] = record[reference]["median_seconds"] / record[fused]["median_seconds"]
+        record[f"{key}_median_of_rounds"] = statistics.median(
+            r / f for r, f in zip(record[reference]["seconds"], record[fused]["seconds"])
+        )
+    if keras.backend.backend() == "tensorflow":
+        rounds = zip(*(record[name]["seconds"] for name in
+                       ("reference", "reference, no XLA", "fused", "fused, no XLA step")))
+        record["speedup_fastest_vs_fastest_median_of_rounds"] = statistics.median(
+            min(r, r_graph) / min(f, f_graph) for r, r_graph, f, f_graph in rounds
+        )
+    print({key: round(value, 3) for key, value in record.items() if key.startswith("speedup")}, flush=True)
     return record
 
 
-def sweep_points(quick):
+def sweep_points(quick, ave_only=False):
     if quick:
         return [dict(AVE, batch=2, visual_dim=64, audio_dim=16, output_dim=32)]
     points = [dict(AVE)]
+    if ave_only:
+        return points
     points += [dict(AVE, output_dim=p) for p in OUTPUT_DIM_SWEEP]
     points += [dict(AVE, batch=b) for b in BATCH_SWEEP]
     return points
@@ -257,6 +343,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per variant")
     parser.add_argument("--quick", action="store_true", help="one tiny point (smoke run)")
+    parser.add_argument("--ave-only", action="store_true", help="only the AVE-size point")
     args = parser.parse_args(argv)
     report = environment()
     report.update(
@@ -267,7 +354,7 @@ def main(argv=None):
             "resident_peak_bytes: RSS sampled every 2 ms during the timed calls "
             "minus RSS before them."
         ),
-        points=[measure_point(point, args.repeats) for point in sweep_points(args.quick)],
+        points=[measure_point(point, args.repeats) for point in sweep_points(args.quick, args.ave_only)],
     )
     finish_and_write(report, args.out)
 

@@ -65,7 +65,8 @@ def numpy_mfb(visual, audio, weights):
     visual_proj = visual @ w["U"] + w.get("U_bias", 0.0)
     audio_proj = audio @ w["V"] + w.get("V_bias", 0.0)
     product = visual_proj * audio_proj[:, None, :]
-    pooled = product.reshape(product.shape[:-1] + (OUTPUT_DIM, FACTOR)).sum(-1)
+    output_dim = w["W_z"].shape[0]
+    pooled = product.reshape(product.shape[:-1] + (output_dim, -1)).sum(-1)
     powered = np.sign(pooled) * np.sqrt(np.abs(pooled) + 1e-12)
     norm = np.sqrt((powered**2).sum(-1, keepdims=True))
     normalized = powered / np.maximum(norm, 1e-12)
@@ -421,3 +422,119 @@ def test_bad_input_raises_a_clear_error(change, message):
     )
     with pytest.raises(ValueError, match=message):
         fused_mfb(**change(tensors))
+
+
+
+def numpy_mfb_gradients(visual, audio, weights, cotangents):
+    """The gradients of sum(attended * c1) + sum(attention * c2) w.r.t.
+    visual, audio and each weight, by hand in float64 from eqs. 3-6 (with
+    numerics.py's epsilons): independent of both Keras paths and of autodiff."""
+    eps = 1e-12
+    visual, audio = visual.astype("float64"), audio.astype("float64")
+    w = {name: value.astype("float64") for name, value in weights.items()}
+    c_attended, c_attention = (c.astype("float64") for c in cotangents)
+    output_dim = w["W_z"].shape[0]
+    visual_proj = visual @ w["U"] + w.get("U_bias", 0.0)  # (N, S, W)
+    audio_proj = audio @ w["V"] + w.get("V_bias", 0.0)  # (N, W)
+    product = visual_proj * audio_proj[:, None, :]
+    windows = product.shape[:-1] + (output_dim, -1)
+    pooled = product.reshape(windows).sum(-1)
+    powered = np.sign(pooled) * np.sqrt(np.abs(pooled) + eps)
+    scale = 1.0 / np.sqrt(np.maximum((powered**2).sum(-1, keepdims=True), eps * eps))
+    normalized = powered * scale
+    logits = normalized @ w["W_z"][:, 0] + w["b_z"][0]
+    attention = np.exp(logits - logits.max(-1, keepdims=True))
+    attention /= attention.sum(-1, keepdims=True)
+    # attended = sum_s attention_s visual_s
+    d_attention = c_attention + np.einsum("nsd,nd->ns", visual, c_attended)
+    d_visual = attention[..., None] * c_attended[:, None, :]
+    d_logits = attention * (d_attention - (attention * d_attention).sum(-1, keepdims=True))
+    grads = {"W_z": np.einsum("nsj,ns->j", normalized, d_logits)[:, None], "b_z": d_logits.sum()[None]}
+    d_normalized = d_logits[..., None] * w["W_z"][:, 0]
+    d_powered = scale * d_normalized - scale**3 * powered * (powered * d_normalized).sum(-1, keepdims=True)
+    d_pooled = d_powered * np.sign(pooled) ** 2 / (2 * np.sqrt(np.abs(pooled) + eps))
+    d_product = np.repeat(d_pooled, product.shape[-1] // output_dim, axis=-1)
+    d_visual_proj = d_product * audio_proj[:, None, :]
+    d_audio_proj = (d_product * visual_proj).sum(1)
+    grads["U"] = np.einsum("nsd,nsw->dw", visual, d_visual_proj)
+    grads["V"] = audio.T @ d_audio_proj
+    if "U_bias" in w:
+        grads["U_bias"] = d_visual_proj.sum((0, 1))
+        grads["V_bias"] = d_audio_proj.sum(0)
+    grads["visual"] = d_visual + d_visual_proj @ w["U"].T
+    grads["audio"] = d_audio_proj @ w["V"].T
+    return grads
+
+
+def numpy_loss(visual, audio, weights, cotangents):
+    attended, attention = numpy_mfb(visual, audio, weights)
+    return float((attended * cotangents[0]).sum() + (attention * cotangents[1]).sum())
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_numpy_gradients_match_central_differences(use_bias):
+    """The hand-written NumPy gradients against central differences of the
+    NumPy forward in float64, along one random direction per input."""
+    visual, audio = random_inputs()
+    weights = named_weights(layer_pair(use_bias)[0])
+    cotangents = cotangents_for(visual)
+    grads = numpy_mfb_gradients(visual, audio, weights, cotangents)
+    rng = np.random.default_rng(7)
+    point = dict(weights, visual=visual.astype("float64"), audio=audio.astype("float64"))
+    step = 1e-6
+    for name, value in point.items():
+        direction = rng.standard_normal(value.shape)
+        losses = []
+        for sign in (1.0, -1.0):
+            moved = dict(point, **{name: value + sign * step * direction})
+            inputs = {k: v for k, v in moved.items() if k not in ("visual", "audio")}
+            losses.append(numpy_loss(moved["visual"], moved["audio"], inputs, cotangents))
+        expected = (losses[0] - losses[1]) / (2 * step)
+        got = float((grads[name] * direction).sum())
+        # 1e-8 absolute: the differences' own rounding (d/db_z is 0 exactly).
+        assert abs(got - expected) <= 1e-6 * float(np.abs(grads[name] * direction).sum()) + 1e-8, name
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_gradients_match_the_numpy_gradients(use_bias):
+    visual, audio = random_inputs()
+    reference, fused_layer = layer_pair(use_bias)
+    weights = named_weights(reference)
+    cotangents = cotangents_for(visual)
+    expected = numpy_mfb_gradients(visual, audio, weights, cotangents)
+    for layer in (fused_layer, reference):
+        _, grads = outputs_and_gradients(layer_call(layer), weights, visual, audio, cotangents)
+        assert_gradients_close(grads, {name: expected[name] for name in grads})
+
+
+def test_ave_size_matches_numpy_as_closely_as_the_reference():
+    """At AVE's dimensions (49 regions, d_v 512, d_a 128, factor 5, output
+    256; 4 segments in 2 tiles), the fused path's outputs and gradients are
+    as close to the float64 NumPy transcription as the float32 reference
+    path's are. The signed square root makes the gradients ill-conditioned
+    where a pooled value is near 0 (both float32 paths are off by percents
+    there), so the test compares the two paths' errors (relative Frobenius
+    norms) instead of applying one fixed tolerance."""
+    rng = np.random.default_rng(8)
+    segments, regions, visual_dim, audio_dim, factor, output_dim = 4, 49, 512, 128, 5, 256
+    visual = rng.random((segments, regions, visual_dim), dtype="float32")
+    audio = rng.random((segments, audio_dim), dtype="float32")
+    layer = MFBPooling(factor, output_dim, fused=False)
+    layer.build([visual.shape, audio.shape])
+    weights = named_weights(layer)
+    cotangents = (
+        rng.standard_normal((segments, visual_dim)).astype("float32"),
+        rng.standard_normal((segments, regions)).astype("float32"),
+    )
+    expected_outputs = numpy_mfb(visual, audio, weights)
+    expected_grads = numpy_mfb_gradients(visual, audio, weights, cotangents)
+    relative = lambda found, want: float(np.linalg.norm(found - want) / np.linalg.norm(want))
+    errors = {}
+    for path, call in (("reference", layer_call(layer)), ("fused", op_call(2))):
+        outputs, grads = outputs_and_gradients(call, weights, visual, audio, cotangents)
+        errors[path] = {name: relative(found, want)
+                        for name, found, want in zip(("attended", "attention"), outputs, expected_outputs)}
+        errors[path].update({name: relative(grads[name], expected_grads[name])
+                             for name in grads if name != "b_z"})  # b_z: 0 up to rounding
+    for name, error in errors["fused"].items():
+        assert error <= max(3 * errors["reference"][name], 1e-5), (name, errors)

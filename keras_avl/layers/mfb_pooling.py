@@ -15,14 +15,13 @@ from keras_avl.numerics import attend_regions, safe_l2_normalize, signed_sqrt
 from keras_avl.ops import SUPPORTED_BACKENDS, fused_mfb
 from keras_avl.validation import check_positive_int, check_rate
 
-# `fused="auto"`: the path that measured faster per backend and size on the
-# 2-core CPU: on JAX the fused path (2.1x the reference forward+backward at AVE
-# size, benchmarks/results/mfb_cpu_jax.json); on TensorFlow the fused path
-# below d_v = FUSED_AUTO_TF_MAX_VISUAL_DIM (the paper model trains 1.56x faster
-# with it at d_v = 64, benchmarks/results/train_cpu_tensorflow_dv64.json) and
-# the reference from there on (fused 0.57-0.86x at AVE's d_v = 512). Between
-# 64 and 512 nothing was measured; GPUs were not measured.
-FUSED_AUTO_TF_MAX_VISUAL_DIM = 256
+# `fused="auto"`: the fused kernel wherever it runs (TensorFlow and JAX), the
+# path that measured faster on the 2-core CPU at every size measured: at AVE
+# size (d_v = 512) forward+backward 2.54x the reference on JAX
+# (benchmarks/results/mfb_cpu_jax_ave.json) and 1.19x (XLA step) / 1.37x
+# (step without XLA) on TensorFlow (mfb_cpu_tensorflow_ave.json), and the
+# paper model trains 1.56x faster with it at d_v = 64 on TensorFlow
+# (train_cpu_tensorflow_dv64.json). GPUs were not measured.
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")
@@ -40,9 +39,8 @@ class MFBPooling(keras.layers.Layer):
         fused: `"auto"`, True or False: whether to compute with
             `keras_avl.ops.fused_mfb` (one XLA computation that never forms
             the (S, q*p) product; the same results up to float rounding).
-            `"auto"` takes the path that measured faster on the active
-            backend and size: fused on JAX, and on TensorFlow for visual
-            features of fewer than `FUSED_AUTO_TF_MAX_VISUAL_DIM` channels.
+            `"auto"` takes the path that measured faster: the fused kernel
+            on TensorFlow and JAX, at every size measured.
             The fused path runs on the TensorFlow and JAX backends only; the
             reference `keras.ops` path runs on other backends, when the
             number of regions S is unknown while tracing, and whenever
@@ -156,14 +154,11 @@ class MFBPooling(keras.layers.Layer):
         return attend_regions(logits, visual, self.compute_dtype)  # eqs. 5-6
 
     def uses_fused_kernel(self):
-        """Whether `fused` (resolved per backend and d_v when `"auto"`)
-        selects the fused kernel on the active Keras backend (once built)."""
-        backend = keras.backend.backend()
-        if backend not in SUPPORTED_BACKENDS:
+        """Whether `fused` (`"auto"`: wherever the kernel runs) selects the
+        fused kernel on the active Keras backend."""
+        if keras.backend.backend() not in SUPPORTED_BACKENDS:
             return False
-        if self.fused != "auto":
-            return self.fused
-        return backend == "jax" or self.U.shape[0] < FUSED_AUTO_TF_MAX_VISUAL_DIM
+        return self.fused == "auto" or self.fused
 
     def _fused_call(self, visual, audio):
         # fused_mfb takes N = prod(leading dims) segments.
