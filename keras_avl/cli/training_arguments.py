@@ -28,12 +28,12 @@ _FLAGS = {
                      "ave-eccv18-supervised, ave-eccv18-weak (the released A+V-att's loss "
                      "and per-batch StepLR; any classifier of the paper's config), "
                      "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "
-                     "cmbs-cvpr22-weak; or 'own': each model's own recipe where it has one. "
-                     "It sets batch size, learning rate and schedule, loss, clipping and "
-                     "epochs (unless --epochs); the epoch is still selected on val. Default: "
-                     "the common keras-avl recipe (Adam, the model's own loss), or the loss "
-                     "and schedule of the model's default protocol (avatt: AVE-ECCV18's) for "
-                     "the epochs given."),
+                     "cmbs-cvpr22-weak, cace-mm24-supervised; or 'own': each model's own "
+                     "recipe where it has one. It sets batch size, learning rate and "
+                     "schedule, loss, clipping and epochs (unless --epochs); the epoch is "
+                     "still selected on val. Default: the common keras-avl recipe (Adam, the "
+                     "model's own loss), or the loss and schedule of the preset's default "
+                     "recipe (avatt: AVE-ECCV18's) for the epochs given."),
     "mixed_precision": dict(action="store_true", default=None,
                             help="float16 on GPU / bfloat16 on CPU, delicate parts in float32"),
     "jit_compile": dict(choices=("auto", "on", "off"),
