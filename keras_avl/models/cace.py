@@ -67,45 +67,29 @@ from keras_avl.layers import (
     ClassActivationConsistency,
     CoGuidedAttention,
     ContrastiveEventHead,
-    CrossModalAttentionBlock,
     EventGatedProbabilities,
     MILPooling,
 )
 from keras_avl.layers.torch_init import torch_dense, torch_lstm
-from keras_avl.layers.background_suppression import BackgroundSuppression
 from keras_avl.losses import EventClassLoss, ForegroundLoss, SegmentContrastiveLoss
+from keras_avl.models.cmbs import CMBSConfig, attend_and_fuse
 from keras_avl.models.compiling import compile_model
 from keras_avl.models.inputs import model_inputs, real_segments
-from keras_avl.models.method_config import MethodConfig
 from keras_avl.models.optional_inputs import OptionalInputsModel
 from keras_avl.models.outputs import float32_output
 
 
 @dataclasses.dataclass
-class CACEConfig(MethodConfig):
-    """CACE-Net's knobs (defaults: the released supervised model, `main.json`
-    and the README's run).
+class CACEConfig(CMBSConfig):
+    """CACE-Net's knobs: CMBS's (`CMBSConfig`, whose trunk it keeps) and its
+    own, with the released supervised values as defaults (`main.json` and the
+    README's run).
 
     Args:
-        visual_hidden: the Dense applied to every region (`v_fc`, 512).
-        attention_hidden: the co-guidance's hidden size (256).
-        beta: the weight of the audio guidance's self-attention rescaling (0.4).
+        feedforward_dim: the cross-modal (decoder) blocks' feed-forward size
+            (512; CMBS's is 1024).
         psai: the weight of the visual guidance of the audio (`--psai` 0.3).
-        d_model: d, the size of the attention blocks (256).
-        num_heads: heads of the encoder / decoder blocks (4).
-        encoder_blocks: self-attention blocks of each intra-modal encoder (2).
-        encoder_feedforward_dim: the encoder blocks' feed-forward size (1024).
-        feedforward_dim: the cross-modal (decoder) blocks' feed-forward size (512).
-        interaction_heads: heads of the audio-visual interaction blocks (4).
-        attention_dropout: dropout of the encoder / decoder blocks and of the
-            interaction blocks' residuals (0.1).
-        interaction_dropout: dropout of the interaction blocks' attention
-            weights (`head_dropout=0.2`).
-        visual_dropout: dropout after the region Dense (0.2).
         guidance_dropout: dropout of the co-guidance's self-attentions (0.2).
-        alpha: the background suppression's strength (0.1).
-        gamma: the weight of the consistency score in the event logits (0.3).
-        top_k: segments averaged per class by the top-k means (4).
         enhancement: lambda, the weight of the contrastive projection in the
             event logits once the switch is on (`--Lambda` 0.6).
         contrastive_weight: the contrastive loss's weight (`--contras_coeff` 1.0).
@@ -113,33 +97,16 @@ class CACEConfig(MethodConfig):
         augmentation_noise: sigma of the augmented view's noise (0.1).
         warmup_fraction: the share of the epochs before the contrastive switch
             turns on (1/8: `epoch >= n_epoch / 8`).
-        (and the data fields of `MethodConfig`)
+        (and the fields of `CMBSConfig`: `attention_hidden` is the
+        co-guidance's hidden size, `beta` the weight of its audio guidance)
     """
 
     method = "cace"
-    positive_ints = ("visual_hidden", "attention_hidden", "d_model", "num_heads",
-                     "encoder_blocks", "encoder_feedforward_dim", "feedforward_dim",
-                     "interaction_heads", "top_k")
-    rates = ("attention_dropout", "interaction_dropout", "visual_dropout", "guidance_dropout",
-             "warmup_fraction")
+    rates = CMBSConfig.rates + ("guidance_dropout", "warmup_fraction")
 
-    visual_hidden: int = 512
-    attention_hidden: int = 256
-    beta: float = 0.4
-    psai: float = 0.3
-    d_model: int = 256
-    num_heads: int = 4
-    encoder_blocks: int = 2
-    encoder_feedforward_dim: int = 1024
     feedforward_dim: int = 512
-    interaction_heads: int = 4
-    attention_dropout: float = 0.1
-    interaction_dropout: float = 0.2
-    visual_dropout: float = 0.2
+    psai: float = 0.3
     guidance_dropout: float = 0.2
-    alpha: float = 0.1
-    gamma: float = 0.3
-    top_k: int = 4
     enhancement: float = 0.6
     contrastive_weight: float = 1.0
     temperature: float = 0.01
@@ -148,20 +115,7 @@ class CACEConfig(MethodConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.d_model % 2 or self.d_model % self.num_heads \
-                or self.d_model % self.interaction_heads:
-            raise ValueError(
-                "`d_model` must be even and divisible by `num_heads` and "
-                f"`interaction_heads`; received d_model={self.d_model}, "
-                f"num_heads={self.num_heads}, interaction_heads={self.interaction_heads}."
-            )
-        if self.top_k > self.segments:
-            raise ValueError(
-                f"`top_k` must be at most `segments` ({self.segments}); "
-                f"received top_k={self.top_k}."
-            )
-        for name in ("alpha", "gamma", "beta", "psai", "enhancement", "contrastive_weight",
-                     "augmentation_noise"):
+        for name in ("psai", "enhancement", "contrastive_weight", "augmentation_noise"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"`{name}` must be >= 0; received {getattr(self, name)!r}.")
         if not self.temperature > 0:
@@ -198,10 +152,6 @@ class CACEModel(OptionalInputsModel):
                            callbacks=callbacks, **kwargs)
 
 
-def _time_concat(name):
-    return keras.layers.Concatenate(axis=1, name=name)
-
-
 def _trunk(config, inputs, mask):
     """(fused (B, T, d), audio-visual gate (B, T), suppressed visual, audio)."""
     regions = keras.layers.Reshape(
@@ -218,45 +168,7 @@ def _trunk(config, inputs, mask):
     d = config.d_model
     audio = keras.layers.Bidirectional(torch_lstm(d // 2), name="audio_lstm")(audio, mask=mask)
     visual = keras.layers.Bidirectional(torch_lstm(d), name="visual_lstm")(visual, mask=mask)
-    masks = [mask, mask]
-    memory_masks = [mask, _time_concat("memory_mask")(masks)]
-
-    def block(name, feedforward, heads=None, attention_dropout=None):
-        return CrossModalAttentionBlock(
-            num_heads=heads or config.num_heads, feedforward_dim=feedforward,
-            dropout=config.attention_dropout, attention_dropout=attention_dropout, name=name)
-
-    def encode(x, modality):
-        x = torch_dense(d, x.shape[-1], name=f"{modality}_encoder_input")(x)
-        for i in range(config.encoder_blocks):
-            x = block(f"{modality}_encoder_{i}", config.encoder_feedforward_dim)(
-                [x, x], mask=masks)
-        return x
-
-    def query(x, keys, modality):
-        x = torch_dense(d, x.shape[-1], name=f"{modality}_decoder_input")(x)
-        memory = _time_concat(f"{modality}_decoder_memory")([keys, x])
-        return block(f"{modality}_decoder", config.feedforward_dim)(
-            [x, memory], mask=memory_masks)
-
-    visual_keys, audio_keys = encode(visual, "visual"), encode(audio, "audio")
-    audio_query = query(audio, visual_keys, "audio")
-    visual_query = query(visual, audio_keys, "visual")
-    visual_query, audio_query, gate = BackgroundSuppression(
-        alpha=config.alpha, name="background_suppression",
-    )([visual_query, audio_query, visual_keys, audio_keys])
-
-    def interact(x, other, name):
-        product = keras.layers.Multiply(name=f"{name}_query")([x, other])
-        memory = _time_concat(f"{name}_memory")([other, x])
-        return block(name, 0, heads=config.interaction_heads,
-                     attention_dropout=config.interaction_dropout)(
-            [product, memory], mask=memory_masks)
-
-    visual_mixed = interact(visual_query, audio_query, "av_interaction")
-    audio_mixed = interact(audio_query, visual_mixed, "va_interaction")
-    fused = keras.layers.Average(name="fused")([visual_mixed, audio_mixed])
-    return fused, gate, visual_query, audio_query
+    return attend_and_fuse(config, visual, audio, mask)
 
 
 def build_cace_supervised(config=None, compile=True, optimizer=None):

@@ -193,6 +193,16 @@ def _trunk(config, inputs, mask, regime):
     if not weak:
         audio = _bilstm(d // 2, "audio_lstm")(audio, mask=mask)
         visual = _bilstm(d, "visual_lstm")(visual, mask=mask)
+    return attend_and_fuse(config, visual, audio, mask, weak)
+
+
+def attend_and_fuse(config, visual, audio, mask, weak=False):
+    """CMBS after its temporal LSTMs (and CACE-Net's, which keeps it): the
+    intra-modal encoders, the cross-modal decoders, the background
+    suppression and the audio-visual interaction blocks of `config`'s sizes
+    on the (B, T, d) `visual` and `audio`. Returns (fused (B, T, d),
+    audio-visual gate (B, T), suppressed visual, audio)."""
+    d = config.d_model
     # Every memory is a sequence or two sequences of T segments side by side.
     masks = [mask, mask]
     memory_masks = [mask, _time_concat("memory_mask")(masks)]
