@@ -67,12 +67,10 @@ from keras_avl.layers import (
     ClassActivationConsistency,
     CoGuidedAttention,
     ContrastiveEventHead,
-    EventGatedProbabilities,
-    MILPooling,
 )
 from keras_avl.layers.torch_init import torch_dense, torch_lstm
 from keras_avl.losses import EventClassLoss, ForegroundLoss, SegmentContrastiveLoss
-from keras_avl.models.cmbs import CMBSConfig, attend_and_fuse
+from keras_avl.models.cmbs import CMBSConfig, attend_and_fuse, supervised_outputs
 from keras_avl.models.compiling import compile_model
 from keras_avl.models.inputs import model_inputs, real_segments
 from keras_avl.models.optional_inputs import OptionalInputsModel
@@ -202,21 +200,8 @@ def build_cace_supervised(config=None, compile=True, optimizer=None):
         enhancement=config.enhancement, noise_stddev=config.augmentation_noise,
         warmup_fraction=config.warmup_fraction, name="contrastive_event_head",
     )(fused, mask=mask)
-    class_logits = keras.layers.Add(name="class_logits_sum")([
-        torch_dense(events, config.d_model, name="class_classifier")(
-            MILPooling("max", name="fused_max")(fused, mask=mask)),
-        keras.layers.Rescaling(config.gamma, name="consistency_weight")(consistency),
-    ])
-    outputs = {
-        "segment_probabilities": EventGatedProbabilities(
-            dtype="float32", name="segment_probabilities")([event_logits, class_logits],
-                                                           mask=mask),
-        "event_logits": float32_output("event_logits")(event_logits),
-        "av_gate": float32_output("av_gate")(gate),
-        "class_logits": float32_output("class_logits")(class_logits),
-        "consistency_score": float32_output("consistency_score")(consistency),
-        "contrastive_features": float32_output("contrastive_features")(features),
-    }
+    outputs = {**supervised_outputs(config, fused, gate, consistency, event_logits, mask),
+               "contrastive_features": float32_output("contrastive_features")(features)}
     model = CACEModel(inputs, outputs, name="cace_supervised")
     if compile:
         losses = {"event_logits": ForegroundLoss(), "av_gate": ForegroundLoss(),

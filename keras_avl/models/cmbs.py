@@ -246,6 +246,28 @@ def attend_and_fuse(config, visual, audio, mask, weak=False):
     return fused, gate, visual_query, audio_query
 
 
+def supervised_outputs(config, fused, gate, consistency, event_logits, mask):
+    """CMBS's supervised outputs (and CACE-Net's, which keeps them) from the
+    trunk's `fused` features and `gate`, the class-activation `consistency`
+    and the per-segment `event_logits`: the class logits (the max-pooled fused
+    features' classifier plus gamma times the consistency) and the gated
+    segment probabilities, each output in float32."""
+    class_logits = keras.layers.Add(name="class_logits_sum")([
+        torch_dense(config.num_classes - 1, config.d_model, name="class_classifier")(
+            MILPooling("max", name="fused_max")(fused, mask=mask)),
+        keras.layers.Rescaling(config.gamma, name="consistency_weight")(consistency),
+    ])
+    return {
+        "segment_probabilities": EventGatedProbabilities(
+            dtype="float32", name="segment_probabilities")([event_logits, class_logits],
+                                                           mask=mask),
+        "event_logits": float32_output("event_logits")(event_logits),
+        "av_gate": float32_output("av_gate")(gate),
+        "class_logits": float32_output("class_logits")(class_logits),
+        "consistency_score": float32_output("consistency_score")(consistency),
+    }
+
+
 def build_cmbs_supervised(config=None, compile=True, optimizer=None):
     """CMBS for per-segment labels (`supv_main_model`). Outputs (all trained on
     the segment labels): `segment_probabilities` (B, T, C) (no loss: CMBS's
@@ -272,20 +294,7 @@ def build_cmbs_supervised(config=None, compile=True, optimizer=None):
     d = config.d_model
     event_logits = keras.layers.Reshape((config.segments,), name="event_logit_per_segment")(
         torch_dense(1, d, name="event_classifier")(fused))
-    class_logits = keras.layers.Add(name="class_logits_sum")([
-        torch_dense(events, d, name="class_classifier")(
-            MILPooling("max", name="fused_max")(fused, mask=mask)),
-        keras.layers.Rescaling(config.gamma, name="consistency_weight")(consistency),
-    ])
-    outputs = {
-        "segment_probabilities": EventGatedProbabilities(
-            dtype="float32", name="segment_probabilities")([event_logits, class_logits],
-                                                           mask=mask),
-        "event_logits": float32_output("event_logits")(event_logits),
-        "av_gate": float32_output("av_gate")(gate),
-        "class_logits": float32_output("class_logits")(class_logits),
-        "consistency_score": float32_output("consistency_score")(consistency),
-    }
+    outputs = supervised_outputs(config, fused, gate, consistency, event_logits, mask)
     model = OptionalInputsModel(inputs, outputs, name="cmbs_supervised")
     if compile:
         compile_model(
