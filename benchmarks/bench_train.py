@@ -71,6 +71,7 @@ METHOD_MODELS = ("psp", "cmbs", "avsdn")
 VARIANTS = {
     "paper, issue-time (fused=True)": ("paper", dict(BASE, fused=True)),
     "paper, fused=auto": ("paper", BASE),
+    "paper, fused=False": ("paper", dict(BASE, fused=False)),
     "paper, bf16": ("paper", dict(BASE, mixed=True)),
     "paper, unroll": ("paper", dict(BASE, unroll=True)),
     "paper, jit": ("paper", dict(BASE, jit=True)),

@@ -20,6 +20,12 @@ def check_non_negative_int(name, value):
     return int(value)
 
 
+def check_non_negative(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"`{name}` must be >= 0; received {name}={value!r}.")
+    return value
+
+
 def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(

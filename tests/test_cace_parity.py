@@ -17,7 +17,7 @@ from keras_avl.losses import SegmentContrastiveLoss
 from keras_avl.models import inference_model
 from keras_avl.models.cace import CACEConfig, CACEModel, build_cace_supervised
 from keras_avl.models.registry import fit_targets, get
-from keras_avl.protocols import get_protocol
+from keras_avl.protocols import get_protocol, own_protocol
 from tests.numpy_reference import relu, sigmoid, softmax
 from tests.test_cmbs_parity import Released, _bce_with_logits, _cross_entropy
 
@@ -171,25 +171,8 @@ class ReleasedCACE(Released):
         visual_feature, audio_rnn_input, spatial = self.co_guided_attention(visual, audio)
         audio_rnn = self.bilstm("audio_lstm", audio_rnn_input)
         visual_rnn = self.bilstm("visual_lstm", visual_feature)
-        video_key_value = self.internal_temporal_relation("visual", visual_rnn)
-        audio_query = self.cross_modal_relation("audio", audio_rnn, video_key_value)
-        audio_key_value = self.internal_temporal_relation("audio", audio_rnn)
-        video_query = self.cross_modal_relation("visual", visual_rnn, audio_key_value)
-        audio_gate = self.gated("audio_gated", audio_key_value)
-        video_gate = self.gated("video_gated", video_key_value)
-        audio_visual_gate = audio_gate * video_gate
-        alpha = self.c.alpha
-        video_query = video_query + audio_gate * video_query * alpha
-        audio_query = audio_query + video_gate * audio_query * alpha
-        cas = self.model.get_layer("class_activation_consistency")
-        top = lambda x: -np.sort(-x, axis=1)[:, :self.c.top_k].mean(1)
-        score_video = top(video_query @ _numpy(cas.video_cas_kernel) + _numpy(cas.video_cas_bias))
-        score_audio = top(audio_query @ _numpy(cas.audio_cas_kernel) + _numpy(cas.audio_cas_bias))
-        av_score = (score_video + score_audio) / 2
-        video_query = self.audio_video_inter("av_interaction", video_query, audio_query)
-        audio_query = self.audio_video_inter("va_interaction", audio_query, video_query)
-        is_event, event_scores, q, k = self.supv_localize_module(
-            (video_query + audio_query) / 2, switch)
+        fused, audio_visual_gate, av_score = self.attend_and_fuse(visual_rnn, audio_rnn)
+        is_event, event_scores, q, k = self.supv_localize_module(fused, switch)
         event_scores = event_scores + self.c.gamma * av_score
         return is_event, event_scores, audio_visual_gate[..., 0], av_score, q, k, spatial
 
@@ -311,6 +294,8 @@ def test_registry_and_protocol_hold_the_released_values():
             recipe.decay_epochs, recipe.decay, recipe.dtype_policy) == \
         (200, 64, 7e-4, 0.5, (10, 20, 30), 0.5, "float64")
     assert "Brain-Cog-Lab/CACE-Net" in protocol.source
+    assert (own_protocol("cace", "supervised"), own_protocol("cace", "weak")) == \
+        ("cace-mm24-supervised", None)
 
 
 @pytest.mark.slow  # two float64 epochs: minutes on a loaded CPU

@@ -181,12 +181,9 @@ class Released:
     def v_fc(self, visual):
         return relu(self.linear("visual_fc", visual.astype("float64")))
 
-    def supv_main_model(self, visual, audio):
-        """(is_event_scores (B, T), event_scores, audio_visual_gate (B, T), av_score)."""
-        audio = audio.astype("float64")
-        visual_feature = self.new_audio_guided_attention(self.v_fc(visual), audio)
-        audio_rnn = self.bilstm("audio_lstm", audio)
-        visual_rnn = self.bilstm("visual_lstm", visual_feature)
+    def attend_and_fuse(self, visual_rnn, audio_rnn):
+        """The supervised trunk after the BiLSTMs (CACE-Net's too): (fused,
+        audio-visual gate, av_score)."""
         video_key_value = self.internal_temporal_relation("visual", visual_rnn)
         audio_query = self.cross_modal_relation("audio", audio_rnn, video_key_value)
         audio_key_value = self.internal_temporal_relation("audio", audio_rnn)
@@ -204,7 +201,15 @@ class Released:
         av_score = (score_video + score_audio) / 2
         video_query = self.audio_video_inter("av_interaction", video_query, audio_query)
         audio_query = self.audio_video_inter("va_interaction", audio_query, video_query)
-        fused = (video_query + audio_query) / 2
+        return (video_query + audio_query) / 2, audio_visual_gate, av_score
+
+    def supv_main_model(self, visual, audio):
+        """(is_event_scores (B, T), event_scores, audio_visual_gate (B, T), av_score)."""
+        audio = audio.astype("float64")
+        visual_feature = self.new_audio_guided_attention(self.v_fc(visual), audio)
+        audio_rnn = self.bilstm("audio_lstm", audio)
+        visual_rnn = self.bilstm("visual_lstm", visual_feature)
+        fused, audio_visual_gate, av_score = self.attend_and_fuse(visual_rnn, audio_rnn)
         logits = self.linear("event_classifier", fused)[..., 0]
         class_logits = self.linear("class_classifier", fused.max(1))
         event_scores = class_logits + self.c.gamma * av_score

@@ -13,6 +13,7 @@ from keras_avl.models import build_model, get, inference_model
 from keras_avl.models.registry import fit_targets
 from tests.method_references import avps_target, segment_contrastive_loss
 from tests.numpy_reference import relu, sigmoid, softmax
+from tests.preset_configs import METHOD_SIZES, NO_DROPOUT, preset_config
 
 pytestmark = pytest.mark.multibackend
 
@@ -20,23 +21,12 @@ B, T, C = 4, 5, 4
 REAL = np.array([5, 3, 1, 4])  # real segments per video, padding at the end
 MASK = (np.arange(T) < REAL[:, None]).astype("float32")
 PADDED = MASK == 0
-TINY = {
-    "avsdn": dict(hidden=4),
-    "psp": dict(projection_dim=8, hidden=4, attention_dim=8, psp_dim=8, classifier_hidden=4,
-                psp_dropout=0.0),
-    "cmbs": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
-                 interaction_heads=2, feedforward_dim=8, top_k=2, attention_dropout=0.0,
-                 visual_dropout=0.0),
-    "cace": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
-                 interaction_heads=2, feedforward_dim=8, encoder_feedforward_dim=8, top_k=2,
-                 attention_dropout=0.0, visual_dropout=0.0, guidance_dropout=0.0),
-}
-WEAK = sorted(name for name in TINY if "weak" in get(name).regimes)
+WEAK = sorted(name for name in METHOD_SIZES if "weak" in get(name).regimes)
 
 
 def _model(name, regime, compile=False):
-    config = get(name).config(num_classes=C, segments=T, grid=(2, 2), visual_dim=6,
-                              audio_dim=5, **TINY[name])
+    config = preset_config(name, {**METHOD_SIZES[name], **NO_DROPOUT, "top_k": 2, "num_classes": C,
+                                  "segments": T, "grid": (2, 2), "visual_dim": 6, "audio_dim": 5})
     model = build_model(config, regime, compile=compile)
     if name == "cace":  # its contrastive enhancement on, as after its first epochs
         model.get_layer("contrastive_event_head").switch.assign(1.0)
@@ -65,7 +55,7 @@ def _outputs(model, x):
             for key, value in outputs.items()}
 
 
-@pytest.mark.parametrize("name, regime", [(name, regime) for name in sorted(TINY)
+@pytest.mark.parametrize("name, regime", [(name, regime) for name in sorted(METHOD_SIZES)
                                           for regime in get(name).regimes])
 def test_padding_changes_no_real_output_of_a_method(rng, name, regime):
     model = _model(name, regime)
@@ -157,7 +147,7 @@ def _expected_losses(name, outputs, y):
     return expected, accuracy
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name", sorted(METHOD_SIZES))
 def test_supervised_losses_and_accuracy_leave_padding_out(rng, name):
     model = _model(name, "supervised", compile=True)
     x, y = _inputs(rng), _labels(rng)

@@ -12,24 +12,17 @@ import pytest
 from keras_avl.models import (AVAttConfig, PaperConfig, build_model, get, inference_model,
                               presets)
 from keras_avl.models.registry import fit_targets, get_method, model_names, monitored_metric
-from tests.preset_configs import preset_config
+from tests.preset_configs import METHOD_SIZES, preset_config
 
 C, T, B = 4, 10, 3
-TINY = {
-    "avsdn": dict(hidden=4),
-    "psp": dict(projection_dim=8, hidden=4, attention_dim=8, psp_dim=8, classifier_hidden=4),
-    "cmbs": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
-                 interaction_heads=2, feedforward_dim=8),
-    "cace": dict(visual_hidden=8, attention_hidden=4, d_model=8, num_heads=2,
-                 interaction_heads=2, feedforward_dim=8, encoder_feedforward_dim=8),
-}
-HAS_SPATIAL_ATTENTION = {"avsdn": False, "psp": True, "cmbs": True, "cace": True}
+# Every method exposes its spatial attention but these.
+WITHOUT_SPATIAL_ATTENTION = {"avsdn"}
 # The trainings of CMBS and CACE-Net take a minute each: in the slow tier.
 SLOW = ("cmbs", "cace")
 
 
 def _config(name, **changes):
-    return get(name).config(num_classes=C, visual_dim=6, grid=(3, 3), **TINY[name], **changes)
+    return get(name).config(num_classes=C, visual_dim=6, grid=(3, 3), **METHOD_SIZES[name], **changes)
 
 
 def _batch(rng, regime):
@@ -44,7 +37,7 @@ def _batch(rng, regime):
 
 @pytest.mark.parametrize("name, regime", [
     pytest.param(name, regime, marks=[pytest.mark.slow] if name in SLOW else [])
-    for name in sorted(TINY) for regime in get(name).regimes
+    for name in sorted(METHOD_SIZES) for regime in get(name).regimes
 ])
 def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_path):
     model = build_model(_config(name), regime)
@@ -60,8 +53,8 @@ def test_method_trains_exposes_attention_and_round_trips(name, regime, rng, tmp_
     probabilities = outputs["segment_probabilities"]
     assert probabilities.shape == (B, T, C)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-4)
-    assert ("spatial_attention" in outputs) == HAS_SPATIAL_ATTENTION[name]
-    if HAS_SPATIAL_ATTENTION[name]:
+    assert ("spatial_attention" in outputs) == (name not in WITHOUT_SPATIAL_ATTENTION)
+    if name not in WITHOUT_SPATIAL_ATTENTION:
         assert outputs["spatial_attention"].shape == (B, T, 3, 3)
         np.testing.assert_allclose(outputs["spatial_attention"].sum((-1, -2)), 1.0, rtol=1e-4)
 

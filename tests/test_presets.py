@@ -12,6 +12,7 @@ from keras_avl.cli.main import main
 from keras_avl.models import (METHODS, AVAttConfig, AVSDNConfig, CMBSConfig, EZVSLConfig,
                               PaperConfig, PSPConfig, build_model, get, presets)
 from keras_avl.models.cace import CACEConfig
+from keras_avl.models.method_config import MethodConfig
 from keras_avl.models.registry import model_names
 from keras_avl.protocols import AVL_CLASSIFIERS, resolve_protocol
 from tests.preset_configs import preset_config
@@ -33,10 +34,14 @@ NAMES = ["paper", "audio", "visual", "fused-visual", "audio+visual", "avatt", "a
 
 
 def test_every_model_name_is_a_preset_and_every_preset_a_model_name():
-    assert list(presets()) == list(model_names()) == NAMES
+    # A new method or preset is appended after these, none renamed or lost.
+    assert list(presets()) == list(model_names())
+    assert list(presets())[:len(NAMES)] == NAMES
     for name in model_names():
         preset = get(name)
-        assert (preset.name, preset.config_class) == (name, CONFIG_CLASSES[preset.method])
+        expected = CONFIG_CLASSES.get(preset.method, METHODS[preset.method].config_class)
+        assert (preset.name, preset.config_class) == (name, expected)
+        assert issubclass(preset.config_class, MethodConfig)
         assert preset.method in METHODS
     # Every method is the preset of its own name, without changes.
     for name in METHODS:

@@ -8,6 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
+from keras_avl.protocols import PROTOCOLS
+
 # TrainingConfig field -> its flag's argparse keywords. Every default is None:
 # the TrainingConfig's (a new run) or the recorded value (train --resume).
 _FLAGS = {
@@ -25,15 +27,12 @@ _FLAGS = {
                       "video's own sound on val (label-free; "
                       "keras_avl.training.audio_consistency)"),
     "protocol": dict(help="a named training recipe (keras_avl.protocols): "
-                     "ave-eccv18-supervised, ave-eccv18-weak (the released A+V-att's loss "
-                     "and per-batch StepLR; any classifier of the paper's config), "
-                     "psp-cvpr21-supervised, psp-cvpr21-weak, cmbs-cvpr22-supervised, "
-                     "cmbs-cvpr22-weak, cace-mm24-supervised; or 'own': each model's own "
-                     "recipe where it has one. It sets batch size, learning rate and "
-                     "schedule, loss, clipping and epochs (unless --epochs); the epoch is "
-                     "still selected on val. Default: the common keras-avl recipe (Adam, the "
-                     "model's own loss), or the loss and schedule of the preset's default "
-                     "recipe (avatt: AVE-ECCV18's) for the epochs given."),
+                     + ", ".join(PROTOCOLS) + "; or 'own': each model's own recipe where it "
+                     "has one. It sets batch size, learning rate and schedule, loss, clipping "
+                     "and epochs (unless --epochs); the epoch is still selected on val. "
+                     "Default: the common keras-avl recipe (Adam, the model's own loss), or "
+                     "the loss and schedule of the preset's default recipe (avatt: "
+                     "AVE-ECCV18's) for the epochs given; `keras-avl models` lists them."),
     "mixed_precision": dict(action="store_true", default=None,
                             help="float16 on GPU / bfloat16 on CPU, delicate parts in float32"),
     "jit_compile": dict(choices=("auto", "on", "off"),

@@ -101,6 +101,8 @@ class CACEConfig(CMBSConfig):
 
     method = "cace"
     rates = CMBSConfig.rates + ("guidance_dropout", "warmup_fraction")
+    non_negative = CMBSConfig.non_negative + ("psai", "enhancement", "contrastive_weight",
+                                              "augmentation_noise")
 
     feedforward_dim: int = 512
     psai: float = 0.3
@@ -113,9 +115,6 @@ class CACEConfig(CMBSConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("psai", "enhancement", "contrastive_weight", "augmentation_noise"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"`{name}` must be >= 0; received {getattr(self, name)!r}.")
         if not self.temperature > 0:
             raise ValueError(f"`temperature` must be > 0; received {self.temperature!r}.")
 

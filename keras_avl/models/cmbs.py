@@ -120,6 +120,7 @@ class CMBSConfig(MethodConfig):
                      "encoder_blocks", "encoder_feedforward_dim", "feedforward_dim",
                      "interaction_heads", "top_k")
     rates = ("attention_dropout", "interaction_dropout", "visual_dropout")
+    non_negative = ("alpha", "gamma", "beta")
 
     visual_hidden: int = 512
     attention_hidden: int = 256
@@ -151,9 +152,6 @@ class CMBSConfig(MethodConfig):
                 f"`top_k` must be at most `segments` ({self.segments}); "
                 f"received top_k={self.top_k}."
             )
-        for name in ("alpha", "gamma", "beta"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"`{name}` must be >= 0; received {getattr(self, name)!r}.")
 
 
 def regime_config(regime):

@@ -13,7 +13,7 @@ import dataclasses
 from typing import ClassVar
 
 from keras_avl.models.config_serialization import ConfigSerialization
-from keras_avl.validation import check_positive_int, check_rate
+from keras_avl.validation import check_non_negative, check_positive_int, check_rate
 
 
 @dataclasses.dataclass
@@ -30,9 +30,10 @@ class MethodConfig(ConfigSerialization):
     """
 
     method: ClassVar[str] = None
-    # Fields checked as positive integers / rates in `__post_init__`.
+    # Fields checked as positive integers / rates / reals >= 0 in `__post_init__`.
     positive_ints: ClassVar[tuple] = ()
     rates: ClassVar[tuple] = ()
+    non_negative: ClassVar[tuple] = ()
 
     num_classes: int = 29
     segments: int = 10
@@ -46,6 +47,8 @@ class MethodConfig(ConfigSerialization):
             setattr(self, name, check_positive_int(name, getattr(self, name)))
         for name in self.rates:
             setattr(self, name, check_rate(name, getattr(self, name)))
+        for name in self.non_negative:
+            check_non_negative(name, getattr(self, name))
         grid = tuple(self.grid)
         if len(grid) != 2:
             raise ValueError(f"`grid` must be (H, W); received grid={self.grid!r}.")

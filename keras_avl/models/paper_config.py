@@ -73,6 +73,7 @@ class PaperConfig(MethodConfig):
     method = "paper"
     positive_ints = ("embed_dim", "mfb_factor", "mfb_output_dim", "hidden", "swab_units")
     rates = ("mfb_dropout", "dropout")
+    non_negative = ("segment_weight",)
 
     modalities: str = "audio+fused_visual"
     fusion: str = "avfb"
@@ -108,10 +109,6 @@ class PaperConfig(MethodConfig):
             )
         self.head_units = tuple(check_positive_int("head_units", units) for units in self.head_units)
         check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLINGS)
-        if not self.segment_weight >= 0:
-            raise ValueError(
-                f"`segment_weight` must be >= 0; received segment_weight={self.segment_weight!r}."
-            )
         if not self.margin > 0:
             raise ValueError(f"`margin` must be > 0; received margin={self.margin!r}.")
 

@@ -96,6 +96,7 @@ class PSPConfig(MethodConfig):
     positive_ints = ("projection_dim", "hidden", "attention_dim", "psp_dim",
                      "classifier_hidden")
     rates = ("psp_dropout",)
+    non_negative = ("avps_weight",)
 
     projection_dim: int = 256
     hidden: int = 128
@@ -110,8 +111,6 @@ class PSPConfig(MethodConfig):
         super().__post_init__()
         if not 0 <= self.threshold < 1:
             raise ValueError(f"`threshold` must be in [0, 1); received {self.threshold!r}.")
-        if not self.avps_weight >= 0:
-            raise ValueError(f"`avps_weight` must be >= 0; received {self.avps_weight!r}.")
 
 
 # The fields whose released weak value (`weakly_supervised_main.py`) differs

@@ -1,4 +1,5 @@
-"""Fused MFB attention (eqs. 3-6), compiled with XLA.
+"""Fused MFB attention (eqs. 3-6): XLA on JAX and in XLA-compiled
+TensorFlow steps, TensorFlow's own batched products elsewhere.
 
 `MFBPooling` forms x_s = (F_v,s U) * (F_a V) at width q*p for every one of the
 S regions of a segment and then sum-pools each window of q channels (eq. 3).
@@ -13,19 +14,27 @@ d_v = 512, d_a = 128, q = 5, p = 256) forward + backward with the gradients
 of the inputs is 28.8 GFLOP against the reference's 124.1
 (`benchmarks/bench_mfb.py`, `path_flops`). U~ is per segment, stored as
 (p, d_v) with d_v innermost (N x p x d_v in all, more than the reference's
-N x S x q*p product when d_v > S q), so the segments
-go through in tiles, and a custom gradient recomputes U~ tile by tile in the
-backward pass instead of keeping it. Power and L2 normalisation (eq. 4), the
+N x S x q*p product when d_v > S q). Power and L2 normalisation (eq. 4), the
 region softmax (eq. 5) and the attended sum (eq. 6) use the same float32
 helpers as `MFBPooling`.
 
-The whole computation is one XLA program: `tf.function(jit_compile=True)` on
-the TensorFlow backend, `jax.jit` on JAX. Other backends are refused with a
-`ValueError`; `MFBPooling` then runs its reference `keras.ops` path.
+Two forms of the same contractions, each where it measured faster:
 
-Inside a TensorFlow function that XLA compiles already, the op's body joins
-that program instead (see `xla_program`): the caller says so, as TensorFlow
-has no public way to ask whether a trace is being compiled by XLA.
+- Under XLA (`jax.jit` on JAX; inside a TensorFlow function that XLA compiles,
+  declared by `xla_program`, as TensorFlow has no public way to ask): the
+  segments go through in tiles and a custom gradient recomputes U~ tile by
+  tile instead of keeping it. At AVE size, forward + backward: 2.54x the
+  reference on JAX (`benchmarks/results/mfb_cpu_jax_ave.json`).
+- On TensorFlow outside XLA (Keras' default on a CPU): all segments at once,
+  each contraction one oneDNN batched product, U~ kept for the backward
+  pass. The whole attention, forward + backward at AVE size on the 2-core
+  CPU: 1.78x the reference, the tiled form 1.58x (in an XLA step, same run);
+  eq. 3 alone 2.2x, the rest (eqs. 4-6, ~110 ms of
+  the 470) is the same work on both paths
+  (`benchmarks/results/mfb_cpu_tensorflow_ave.json`).
+
+Other backends are refused with a `ValueError`; `MFBPooling` then runs its
+reference `keras.ops` path.
 """
 
 import contextlib
@@ -103,8 +112,9 @@ def fused_mfb(visual, audio, U, V, W_z, b_z, U_bias=None, V_bias=None, tile_size
         b_z: `(1,)` its bias.
         U_bias, V_bias: optional `(q * p,)` projection biases
             (`MFBPooling(use_bias=True)`); both or neither.
-        tile_size: segments per tile, or None to pick the largest tile whose
-            U~ has at most `TILE_ELEMENTS` elements (per device kind). Results
+        tile_size: segments per tile under XLA, or None to pick the largest
+            tile whose U~ has at most `TILE_ELEMENTS` elements (per device
+            kind); TensorFlow outside XLA takes all segments at once. Results
             do not depend on it beyond float rounding.
 
     U and V are cast to the dtype of `visual`, W_z and b_z to float32, exactly
@@ -249,22 +259,20 @@ def _check_shapes(shapes):
 
 @functools.lru_cache(maxsize=None)
 def _compiled_attention(backend, tile_size):
-    attention = functools.partial(_mfb_attention, tile_size=tile_size)
+    attention = functools.partial(_mfb_attention, pooled_bilinear=_tiled_pooled_bilinear(tile_size))
     if backend == "tensorflow":
-        import tensorflow as tf
-
-        # No autograph: the body is plain tensor code (Python loops over static
-        # sizes only).
-        compiled = tf.function(attention, jit_compile=True, autograph=False)
+        batched = functools.partial(_mfb_attention, pooled_bilinear=_batched_pooled_bilinear())
 
         def run(*tensors):
-            # Inside a step that XLA compiles already (`jit_compile=True`), a
-            # nested XLA function turns a variable it reads into a compile-time
-            # constant: one new compilation per train step (seconds each).
-            # There the body joins the step's own XLA program.
+            # Inside a step that XLA compiles (`jit_compile=True`) the tiled
+            # body joins the step's program: a nested XLA function would turn
+            # a variable it reads into a compile-time constant, one new
+            # compilation per train step. Outside, TensorFlow's own batched
+            # products (oneDNN) run the same factorisation (faster on a CPU,
+            # see the module docstring).
             if in_xla_program():
                 return attention(*tensors)
-            return compiled(*tensors)
+            return batched(*tensors)
 
         return run
     import jax
@@ -272,7 +280,7 @@ def _compiled_attention(backend, tile_size):
     return jax.jit(attention)
 
 
-def _mfb_attention(visual, audio, U, V, W_z, b_z, U_bias, V_bias, tile_size):
+def _mfb_attention(visual, audio, U, V, W_z, b_z, U_bias, V_bias, pooled_bilinear):
     dtype = visual.dtype
     visual_dim, width = U.shape
     output_dim = W_z.shape[0]
@@ -285,7 +293,7 @@ def _mfb_attention(visual, audio, U, V, W_z, b_z, U_bias, V_bias, tile_size):
     if V_bias is not None:
         audio_proj = audio_proj + ops.cast(V_bias, dtype)
     audio_windows = ops.reshape(audio_proj, (-1, output_dim, factor))
-    pooled = _pooled_bilinear(tile_size)(visual, audio_windows, U_rows)  # eq. 3
+    pooled = pooled_bilinear(visual, audio_windows, U_rows)  # eq. 3
     if U_bias is not None:
         # (F_v U + U_bias) * F_a V pooled = F_v U~ + sum_k U_bias * F_a V.
         bias_windows = ops.reshape(ops.cast(U_bias, dtype), (output_dim, factor))
@@ -298,7 +306,38 @@ def _mfb_attention(visual, audio, U, V, W_z, b_z, U_bias, V_bias, tile_size):
     return attended, attention
 
 
-def _pooled_bilinear(tile_size):
+def _batched_pooled_bilinear():
+    """z~ (N, S, p) of eq. 3 as `_tiled_pooled_bilinear`, for TensorFlow outside
+    XLA: all N segments at once, every contraction one batched matrix product
+    of TensorFlow's (oneDNN's), U~ kept for the backward pass (at AVE size
+    335 MB in float32; the reference keeps its (N S, q p) product, 160 MB).
+    The products over the q factors (U~, dF_aV) and the segments (dU) take
+    the p output channels as their batch, with the transposes that this
+    needs. Written with TensorFlow's matmul: its transpose flags, which
+    `keras.ops` lacks, saved a third of the time against einsums."""
+    import tensorflow as tf
+
+    def by_channel(tensor):  # (N, p, ...) <-> (p, N, ...)
+        return tf.transpose(tensor, (1, 0, 2))
+
+    @tf.custom_gradient
+    def pooled_bilinear(visual, audio_windows, U_rows):
+        mixed = by_channel(tf.linalg.matmul(by_channel(audio_windows), U_rows))  # U~ (N, p, d_v)
+        pooled = tf.linalg.matmul(visual, mixed, transpose_b=True)
+
+        def grad(upstream):
+            d_mixed = by_channel(tf.linalg.matmul(upstream, visual, transpose_a=True))  # (p, N, d_v)
+            d_visual = tf.linalg.matmul(upstream, mixed)
+            d_audio = by_channel(tf.linalg.matmul(d_mixed, U_rows, transpose_b=True))
+            d_U = tf.linalg.matmul(tf.transpose(audio_windows, (1, 2, 0)), d_mixed)
+            return d_visual, d_audio, d_U
+
+        return pooled, grad
+
+    return pooled_bilinear
+
+
+def _tiled_pooled_bilinear(tile_size):
     """z~ (N, S, p) of eq. 3 from visual (N, S, d_v), F_a V as (N, p, q) windows
     and U as (p, q, d_v), tile by tile, with a gradient that recomputes U~.
 
