@@ -383,9 +383,9 @@ def keras_runner(model_name, protocol, batch, setting, steps, smoke=False):
 
     from bench_train import BASE, build, model_config, synthetic_dataset, timed_steps
 
-    options = dict(BASE, **SETTINGS[setting], protocol=protocol)
-    if setting == "float64":
-        options.update(mixed=False, jit=False, policy="float64")
+    precision = dict(mixed=False, jit=False, policy="float64") if setting == "float64" \
+        else SETTINGS[setting]
+    options = dict(BASE, **precision, protocol=protocol)
     if keras.backend.backend() != "tensorflow":
         options["jit"] = False
     variant = "paper" if model_name == "paper" else model_name

@@ -168,8 +168,8 @@ def build(variant, options, visual_dim, smoke=False, batch=64):
     optimizer = loss = None
     if options.get("protocol"):
         recipe = get_protocol(options["protocol"])
-        optimizer = recipe.optimizer(max(AVE_TRAIN_VIDEOS // batch, 1))
-        loss = recipe.loss_function()
+        optimizer = recipe.training.optimizer(max(AVE_TRAIN_VIDEOS // batch, 1))
+        loss = recipe.training.loss_function()
         config = config.replace(**recipe.config)
     with precision_policy(options["mixed"], gpu=False, policy=options.get("policy")):
         model = build_model(config, "supervised", optimizer=optimizer, loss=loss)

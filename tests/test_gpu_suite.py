@@ -70,3 +70,18 @@ def test_released_loops_need_their_checkouts_only_for_their_rows():
     assert {versus for versus, _, _ in loops.KERAS_METHODS.values()} <= set(loops.TORCH_LOOPS)
     with pytest.raises(SystemExit):
         loops.main(["--smoke"])  # --out is required
+
+
+@pytest.mark.parametrize("method", ["avatt", "psp", "cmbs"])
+def test_keras_rows_train_under_their_released_recipes(method):
+    """Each keras-avl row of the side-by-side builds under its protocol (and
+    CMBS in float64 too) and returns steady-state step times."""
+    import bench_pytorch_loops as loops
+
+    _, protocol, _ = loops.KERAS_METHODS[method]
+    for setting in ["float32"] + (["float64"] if method == "cmbs" else []):
+        model, options, run = loops.keras_runner(method, protocol, 4, setting, 3, smoke=True)
+        assert options["protocol"] == protocol and options.get("policy") == (
+            "float64" if setting == "float64" else None)
+        times = run()
+        assert len(times) == 2 and all(t > 0 for t in times)
