@@ -4,7 +4,14 @@ every model name x regime (and of the `own` recipes of avatt, psp and cmbs),
 bit the one recorded with the code before the registry of presets and
 `TrainingConfig`
 (`tests/data/preset_histories.json`, keys `name/regime[/protocol]`); where
-that code raised, the same exception type is raised."""
+that code raised, the same exception type is raised.
+
+Since then one change was meant to move floats: the fused MFB kernel's
+TensorFlow path outside XLA became oneDNN's batched products (c11f5ae), a
+new summation order. The models of the paper's method (most of them pool with MFB)
+compare within a relative 1e-4 (observed: up to 1.7e-5, the unsupervised
+Gram triplet loss of `fusion-mfb-segment`); every other history is
+still exact. (All 84 were equal to the last bit on the redesign's code.)"""
 
 import dataclasses
 import json
@@ -63,4 +70,9 @@ def test_history_equals_the_one_before_the_redesign(key, tiny_root, tmp_path):
         assert type(raised.value).__name__ == entry["error"], raised.value
         return
     train(tmp_path / "run", regime, **arguments)
-    assert _history(tmp_path / "run") == entry["history"]  # exact floats
+    history = _history(tmp_path / "run")
+    if get(name).method == "paper":
+        assert history == [{key: pytest.approx(value, rel=1e-4) for key, value in epoch.items()}
+                           for epoch in entry["history"]]
+    else:
+        assert history == entry["history"]  # exact floats
