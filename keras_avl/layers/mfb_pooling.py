@@ -17,11 +17,12 @@ from keras_avl.validation import check_positive_int, check_rate
 
 # `fused="auto"`: the fused kernel wherever it runs (TensorFlow and JAX), the
 # path that measured faster on the 2-core CPU at every size measured: at AVE
-# size (d_v = 512) forward+backward 2.54x the reference on JAX
-# (benchmarks/results/mfb_cpu_jax_ave.json) and 1.19x (XLA step) / 1.37x
-# (step without XLA) on TensorFlow (mfb_cpu_tensorflow_ave.json), and the
-# paper model trains 1.56x faster with it at d_v = 64 on TensorFlow
-# (train_cpu_tensorflow_dv64.json). GPUs were not measured.
+# size (d_v = 512) forward+backward 2.59x the reference on JAX
+# (benchmarks/results/mfb_cpu_jax_ave.json) and 1.78x (step without XLA) /
+# 1.58x (XLA step) on TensorFlow (mfb_cpu_tensorflow_ave.json); the paper
+# model trains 1.29x faster with it at AVE size and 1.95x at d_v = 64 on
+# TensorFlow (train_cpu_tensorflow_ave_quiet.json,
+# train_cpu_tensorflow_dv64_fused_path.json). GPUs were not measured.
 
 
 @keras.saving.register_keras_serializable(package="keras_avl")
@@ -37,8 +38,8 @@ class MFBPooling(keras.layers.Layer):
         use_bias: bool, whether the U and V projections get biases
             (`U_bias`, `V_bias`). Off by default so that eq. 3 holds exactly.
         fused: `"auto"`, True or False: whether to compute with
-            `keras_avl.ops.fused_mfb` (one XLA computation that never forms
-            the (S, q*p) product; the same results up to float rounding).
+            `keras_avl.ops.fused_mfb` (never forms the (S, q*p) product; the
+            same results up to float rounding).
             `"auto"` takes the path that measured faster: the fused kernel
             on TensorFlow and JAX, at every size measured.
             The fused path runs on the TensorFlow and JAX backends only; the
