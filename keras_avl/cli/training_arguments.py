@@ -8,8 +8,6 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_avl.protocols import PROTOCOLS
-
 # TrainingConfig field -> its flag's argparse keywords. Every default is None:
 # the TrainingConfig's (a new run) or the recorded value (train --resume).
 _FLAGS = {
@@ -26,13 +24,14 @@ _FLAGS = {
                       "or of the spatial attention most consistent over time with the "
                       "video's own sound on val (label-free; "
                       "keras_avl.training.audio_consistency)"),
-    "protocol": dict(help="a named training recipe (keras_avl.protocols): "
-                     + ", ".join(PROTOCOLS) + "; or 'own': each model's own recipe where it "
-                     "has one. It sets batch size, learning rate and schedule, loss, clipping "
+    "protocol": dict(help="a named training recipe of keras_avl.protocols.PROTOCOLS "
+                     "(e.g. cmbs-cvpr22-supervised; an unknown name lists them all, "
+                     "keras-avl models names each preset's), or 'own': each model's own "
+                     "recipe where it has one. It sets batch size, learning rate and schedule, loss, clipping "
                      "and epochs (unless --epochs); the epoch is still selected on val. "
                      "Default: the common keras-avl recipe (Adam, the model's own loss), or "
                      "the loss and schedule of the preset's default recipe (avatt: "
-                     "AVE-ECCV18's) for the epochs given; `keras-avl models` lists them."),
+                     "AVE-ECCV18's) for the epochs given."),
     "mixed_precision": dict(action="store_true", default=None,
                             help="float16 on GPU / bfloat16 on CPU, delicate parts in float32"),
     "jit_compile": dict(choices=("auto", "on", "off"),
