@@ -72,6 +72,7 @@ def test_released_loops_need_their_checkouts_only_for_their_rows():
         loops.main(["--smoke"])  # --out is required
 
 
+@pytest.mark.multibackend  # the JAX stage of CI is the one with JAX installed
 @pytest.mark.parametrize("method", ["avatt", "psp", "cmbs"])
 def test_keras_rows_train_under_their_released_recipes(method):
     """Each keras-avl row of the side-by-side builds under its protocol (and
