@@ -22,8 +22,8 @@ def check_non_negative_int(name, value):
 
 def check_non_negative(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"`{name}` must be >= 0; received {name}={value!r}.")
-    return value
+        raise ValueError(f"`{name}` must be a number >= 0; received {name}={value!r}.")
+    return float(value)
 
 
 def check_choice(name, value, choices):

@@ -34,7 +34,7 @@ from keras import ops
 
 from keras_avl.layers.torch_init import torch_linear_kernel, torch_uniform
 from keras_avl.numerics import attend_regions, softmax_at_least_float32
-from keras_avl.validation import check_positive_int, check_rate
+from keras_avl.validation import check_non_negative, check_positive_int, check_rate
 
 # d_v / LATENT_DIM: the size of the self-attention's queries and keys.
 LATENT_DIM = 4
@@ -86,9 +86,7 @@ class AudioGuidedSpatialChannelAttention(keras.layers.Layer):
         if not isinstance(self_attention, bool):
             raise ValueError(f"`self_attention` must be a bool; received {self_attention!r}.")
         self.self_attention = self_attention
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
-            raise ValueError(f"`beta` must be a number >= 0; received beta={beta!r}.")
-        self.beta = float(beta)
+        self.beta = check_non_negative("beta", beta)
         self.dropout = check_rate("dropout", dropout)
 
     def _dense(self, name, fan_in, fan_out):

@@ -46,6 +46,7 @@ from keras_avl.layers.audio_guided_spatial_channel_attention import (
 )
 from keras_avl.layers.segment_mask import merge_masks
 from keras_avl.numerics import softmax_at_least_float32
+from keras_avl.validation import check_non_negative
 
 # A score far below any real one: masked keys get no weight.
 _MASKED = -1e9
@@ -106,9 +107,7 @@ class CoGuidedAttention(AudioGuidedSpatialChannelAttention):
         kwargs.pop("self_attention", None)  # always on: step 2 shares its LayerNorm
         super().__init__(hidden_dim=hidden_dim, self_attention=True, beta=beta,
                          dropout=dropout, **kwargs)
-        if isinstance(psai, bool) or not isinstance(psai, (int, float)) or not psai >= 0:
-            raise ValueError(f"`psai` must be a number >= 0; received psai={psai!r}.")
-        self.psai = float(psai)
+        self.psai = check_non_negative("psai", psai)
 
     def build(self, input_shape):
         visual_shape, audio_shape = (tuple(shape) for shape in input_shape)

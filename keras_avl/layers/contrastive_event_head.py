@@ -29,7 +29,7 @@ from keras import ops
 
 from keras_avl.layers.segment_mask import merge_masks
 from keras_avl.layers.torch_init import torch_linear_kernel, torch_uniform
-from keras_avl.validation import check_rate
+from keras_avl.validation import check_non_negative, check_rate
 
 _NORM_EPSILON = 1e-12
 
@@ -85,11 +85,8 @@ class ContrastiveEventHead(keras.layers.Layer):
     def __init__(self, enhancement=0.6, noise_stddev=0.1, warmup_fraction=0.125, seed=None,
                  **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("enhancement", enhancement), ("noise_stddev", noise_stddev)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"`{name}` must be a number >= 0; received {name}={value!r}.")
-        self.enhancement = float(enhancement)
-        self.noise_stddev = float(noise_stddev)
+        self.enhancement = check_non_negative("enhancement", enhancement)
+        self.noise_stddev = check_non_negative("noise_stddev", noise_stddev)
         self.warmup_fraction = check_rate("warmup_fraction", warmup_fraction)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)

@@ -23,14 +23,14 @@ Two forms of the same contractions, each where it measured faster:
 - Under XLA (`jax.jit` on JAX; inside a TensorFlow function that XLA compiles,
   declared by `xla_program`, as TensorFlow has no public way to ask): the
   segments go through in tiles and a custom gradient recomputes U~ tile by
-  tile instead of keeping it. At AVE size, forward + backward: 2.54x the
+  tile instead of keeping it. At AVE size, forward + backward: 2.59x the
   reference on JAX (`benchmarks/results/mfb_cpu_jax_ave.json`).
 - On TensorFlow outside XLA (Keras' default on a CPU): all segments at once,
   each contraction one oneDNN batched product, U~ kept for the backward
   pass. The whole attention, forward + backward at AVE size on the 2-core
   CPU: 1.78x the reference, the tiled form 1.58x (in an XLA step, same run);
   eq. 3 alone 2.2x, the rest (eqs. 4-6, ~110 ms of
-  the 470) is the same work on both paths
+  the 472) is the same work on both paths
   (`benchmarks/results/mfb_cpu_tensorflow_ave.json`).
 
 Other backends are refused with a `ValueError`; `MFBPooling` then runs its
