@@ -36,4 +36,7 @@ def attend_regions(scores, visual, dtype):
     attention-weighted sum of `visual` (..., S, d_v) over its regions (eqs.
     5-6; A+V-att; CMBS)."""
     attention = softmax_at_least_float32(scores, dtype)
-    return ops.sum(ops.expand_dims(attention, -1) * visual, axis=-2), attention
+    # A (1, S) x (S, d_v) product per segment rather than a broadcast multiply
+    # and a sum: neither pass nor its gradient writes an (..., S, d_v) tensor.
+    attended = ops.squeeze(ops.matmul(ops.expand_dims(attention, -2), visual), -2)
+    return attended, attention

@@ -1,6 +1,7 @@
-"""Where the time of `paper`'s train step goes at AVE size (d_v = 512, batch
-64, float32, TensorFlow without XLA: keras-avl's default on a CPU), by timing
-the step's parts in one process, alternating round by round:
+"""Where the time of a method's train step goes at AVE size (d_v = 512, batch
+64, float32 or `--mixed` bfloat16, TensorFlow without XLA: keras-avl's default
+on a CPU), by timing the step's parts in one process, alternating round by
+round:
 
 - the whole compiled train step (`model.fit`, steady state, as
   `bench_train.py` times it);
@@ -20,7 +21,7 @@ part are not counted here (see `bench_train.py`).
 
 Usage:
 
-    KERAS_BACKEND=tensorflow python benchmarks/profile_paper_step.py \\
+    KERAS_BACKEND=tensorflow python benchmarks/profile_step.py --method paper \\
         --out benchmarks/results/profile_paper_cpu_tensorflow.json
 """
 
@@ -100,6 +101,8 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--method", default="paper", help="a variant of bench_train.py: paper, avatt, psp, cmbs")
+    parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 (bench_train's bf16 setting)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--visual-dim", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
@@ -108,8 +111,9 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     report = environment()
-    model = build("paper", BASE, args.visual_dim, args.smoke, args.batch)
-    config = model_config("paper", args.visual_dim, args.smoke)
+    options = dict(BASE, mixed=args.mixed)
+    model = build(args.method, options, args.visual_dim, args.smoke, args.batch)
+    config = model_config(args.method, args.visual_dim, args.smoke)
     dataset = synthetic_dataset(config, args.batch, model=model)
     x, _ = random_batches(config, args.batch, 1)
     x = {k: tf.constant(v) for k, v in x.items()}
@@ -174,7 +178,8 @@ def main(argv=None):
     for r in [results[0]] + ranked + [r for r in results if "(MFBPooling)" in r["part"]]:
         print(f"{r['part']:52s} {1000 * r['median_seconds']:9.1f} ms  {100 * r['share_of_step']:5.1f} %",
               flush=True)
-    report.update(benchmark="paper's train step by parts, AVE size", batch=args.batch,
+    report.update(benchmark=f"{args.method}'s train step by parts, AVE size", method=args.method,
+                  options=options, batch=args.batch,
                   visual_dim=args.visual_dim, rounds=args.rounds, repeats=args.repeats,
                   steps_per_fit=args.steps, smoke=args.smoke, load_average_per_round=loads,
                   largest_costs=[r["part"] for r in ranked[:3]], results=results)
