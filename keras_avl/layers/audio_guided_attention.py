@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from keras_avl.numerics import attend_regions
+from keras_avl.ops.affine import affine
 
 from keras_avl.validation import check_choice, check_positive_int
 
@@ -111,8 +112,8 @@ class AudioGuidedAttention(keras.layers.Layer):
 
     def call(self, inputs):
         visual, audio = inputs
-        v = ops.relu(ops.matmul(visual, self.W_video) + self.b_video)
-        a = ops.relu(ops.matmul(audio, self.W_audio) + self.b_audio)
+        v = affine(visual, self.W_video.value, self.b_video.value, relu=True)
+        a = affine(audio, self.W_audio.value, self.b_audio.value, relu=True)
         # (..., att): per hidden unit ("unit") or per region ("region", att = S).
         audio_term = ops.matmul(a, self.W_g)
         audio_term = ops.expand_dims(audio_term, -1 if self.audio_term == "region" else -2)

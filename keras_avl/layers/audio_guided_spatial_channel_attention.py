@@ -34,6 +34,7 @@ from keras import ops
 
 from keras_avl.layers.torch_init import torch_linear_kernel, torch_uniform
 from keras_avl.numerics import attend_regions, softmax_at_least_float32
+from keras_avl.ops.affine import affine
 from keras_avl.validation import check_non_negative, check_positive_int, check_rate
 
 # d_v / LATENT_DIM: the size of the self-attention's queries and keys.
@@ -95,8 +96,9 @@ class AudioGuidedSpatialChannelAttention(keras.layers.Layer):
         setattr(self, f"{name}_bias", self.add_weight(
             name=f"{name}_bias", shape=(fan_out,), initializer=torch_uniform(fan_in)))
 
-    def _affine(self, x, name):
-        return ops.matmul(x, getattr(self, f"{name}_kernel")) + getattr(self, f"{name}_bias")
+    def _affine(self, x, name, relu=False):
+        kernel, bias = getattr(self, f"{name}_kernel"), getattr(self, f"{name}_bias")
+        return affine(x, kernel.value, bias.value, relu=relu)
 
     def build(self, input_shape):
         visual_shape, audio_shape = (tuple(shape) for shape in input_shape)
@@ -138,8 +140,8 @@ class AudioGuidedSpatialChannelAttention(keras.layers.Layer):
         weights = softmax_at_least_float32(energy, self.compute_dtype)
         attended = ops.matmul(weights, self._affine(visual, "video_value"))
         regions = self.norm(visual + self.output_dropout(attended, training=training))
-        average = ops.relu(self._affine(ops.mean(regions, axis=-2), "affine_video_ave"))
-        query = ops.relu(self._affine(regions, "affine_video_3")) * ops.expand_dims(average, -2)
+        average = self._affine(ops.mean(regions, axis=-2), "affine_video_ave", relu=True)
+        query = self._affine(regions, "affine_video_3", relu=True) * ops.expand_dims(average, -2)
         scores = ops.squeeze(ops.tanh(self._affine(query, "ave_v_att")), -1)
         pooled, _ = attend_regions(scores, regions, self.compute_dtype)
         return regions, pooled
@@ -149,14 +151,14 @@ class AudioGuidedSpatialChannelAttention(keras.layers.Layer):
         regions, pooled = visual, None
         if self.self_attention:
             regions, pooled = self._self_attend(visual, training)
-        audio_1 = ops.expand_dims(ops.relu(self._affine(audio, "affine_audio_1")), -2)
-        query = ops.mean(audio_1 * ops.relu(self._affine(regions, "affine_video_1")), axis=-2)
-        channel = ops.sigmoid(self._affine(ops.relu(self._affine(query, "affine_bottleneck")),
+        audio_1 = ops.expand_dims(self._affine(audio, "affine_audio_1", relu=True), -2)
+        query = ops.mean(audio_1 * self._affine(regions, "affine_video_1", relu=True), axis=-2)
+        channel = ops.sigmoid(self._affine(self._affine(query, "affine_bottleneck", relu=True),
                                            "affine_v_c_att"))
         # The channel map rescales the raw regions, not the self-attended ones.
         visual = visual * ops.expand_dims(channel + 1.0, -2)
-        joint = ops.relu(self._affine(visual, "affine_video_2")) \
-            * ops.expand_dims(ops.relu(self._affine(audio, "affine_audio_2")), -2)
+        joint = self._affine(visual, "affine_video_2", relu=True) \
+            * ops.expand_dims(self._affine(audio, "affine_audio_2", relu=True), -2)
         scores = ops.squeeze(ops.tanh(self._affine(joint, "affine_v_s_att")), -1)
         attended, attention = attend_regions(scores, visual, self.compute_dtype)
         if self.self_attention:
