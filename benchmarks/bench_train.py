@@ -187,6 +187,23 @@ def build(variant, options, visual_dim, smoke=False, batch=64):
     return model
 
 
+def add_method_arguments(parser):
+    """--method, --mixed, --batch, --visual-dim: one method's AVE-size train
+    step, for the profilers (`profile_step.py`, `profile_ops.py`)."""
+    parser.add_argument("--method", default="paper", help="a variant of bench_train.py: paper, avatt, psp, cmbs")
+    parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 (the bf16 setting)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--visual-dim", type=int, default=512)
+
+
+def method_from_arguments(args, smoke=False):
+    """(model, options, config, in-memory dataset) of `add_method_arguments`' method."""
+    options = dict(BASE, mixed=args.mixed)
+    model = build(args.method, options, args.visual_dim, smoke, args.batch)
+    config = model_config(args.method, args.visual_dim, smoke)
+    return model, options, config, synthetic_dataset(config, args.batch, model=model)
+
+
 def random_batches(config, batch, count, seed=0):
     """`count` random batches (NumPy) of inputs and one-hot labels."""
     rng = np.random.default_rng(seed)

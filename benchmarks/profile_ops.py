@@ -49,21 +49,16 @@ def main(argv=None):
     import tensorflow as tf
 
     from bench_mfb import environment, finish_and_write
-    from bench_train import BASE, build, model_config, synthetic_dataset, timed_steps
+    from bench_train import add_method_arguments, method_from_arguments, timed_steps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--method", default="paper", help="a variant of bench_train.py: paper, avatt, psp, cmbs")
-    parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 (bench_train's bf16 setting)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--visual-dim", type=int, default=512)
+    add_method_arguments(parser)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args(argv)
     report = environment()
-    options = dict(BASE, mixed=args.mixed)
-    model = build(args.method, options, args.visual_dim, False, args.batch)
-    dataset = synthetic_dataset(model_config(args.method, args.visual_dim), args.batch, model=model)
+    model, options, _, dataset = method_from_arguments(args)
     timed_steps(model, dataset, args.steps)  # compiles
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)

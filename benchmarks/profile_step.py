@@ -96,25 +96,19 @@ def main(argv=None):
     import tensorflow as tf
 
     from bench_mfb import environment, finish_and_write
-    from bench_train import BASE, build, model_config, random_batches, synthetic_dataset, timed_steps
+    from bench_train import add_method_arguments, method_from_arguments, random_batches, timed_steps
     from keras_avl.layers import MFBPooling
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--method", default="paper", help="a variant of bench_train.py: paper, avatt, psp, cmbs")
-    parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 (bench_train's bf16 setting)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--visual-dim", type=int, default=512)
+    add_method_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="timed calls of each part per round")
     parser.add_argument("--steps", type=int, default=3, help="train steps per timed fit call")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     report = environment()
-    options = dict(BASE, mixed=args.mixed)
-    model = build(args.method, options, args.visual_dim, args.smoke, args.batch)
-    config = model_config(args.method, args.visual_dim, args.smoke)
-    dataset = synthetic_dataset(config, args.batch, model=model)
+    model, options, config, dataset = method_from_arguments(args, args.smoke)
     x, _ = random_batches(config, args.batch, 1)
     x = {k: tf.constant(v) for k, v in x.items()}
     # every segment real (the optional mask input the model declares)
