@@ -1,6 +1,7 @@
-"""`keras_avl.ops.affine`: forward values and the hand-written gradients
-against a NumPy transcription of x W + b (+ ReLU) and its derivatives, on
-every backend, in float32 and float64, plus the dtypes under bfloat16."""
+"""`keras_avl.ops.affine`: forward values and the gradients (hand-written on
+TensorFlow and JAX, autodiff on PyTorch) against a NumPy transcription of
+x W + b (+ ReLU) and its derivatives, on every backend, in float32 and
+float64, plus the dtypes under bfloat16."""
 
 import numpy as np
 import pytest
